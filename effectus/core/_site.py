@@ -1,0 +1,115 @@
+"""Await sites and tracebacks: errors name the user's ``file:line`` and hide effectus' machinery.
+
+`throw_into` raises an error inside a suspended program so that the traceback ends on the
+user's ``await`` line; `trim` removes the interpreter's own frames from a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+from collections.abc import Coroutine, Generator
+from pathlib import Path
+from types import CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
+from typing import Any
+
+__all__ = ["await_site", "describe_site", "throw_into", "trim", "register_await_code"]
+
+_CORE_DIR = str(Path(__file__).resolve().parent) + os.sep
+_STDLIB_DIR = str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep
+
+# Code objects of effectus' own `__await__` generators (effects, tool calls, scoped handlers).
+_AWAIT_CODES: set[CodeType] = set()
+
+
+def register_await_code(code: CodeType) -> None:
+    """Mark ``code`` as an effectus ``__await__`` frame: hidden from sites and tracebacks."""
+    _AWAIT_CODES.add(code)
+
+
+def _is_core(code: CodeType) -> bool:
+    return code.co_filename.startswith(_CORE_DIR)
+
+
+def _await_chain(program: Any) -> list[Any]:
+    """The chain of awaitables from ``program`` down to what it is suspended on."""
+    chain = [program]
+    obj = program
+    while True:
+        if type(obj) is CoroutineType:
+            obj = obj.cr_await
+        elif type(obj) is GeneratorType:
+            obj = obj.gi_yieldfrom
+        else:
+            break
+        if obj is None:
+            break
+        chain.append(obj)
+    return chain
+
+
+def await_site(program: Coroutine[Any, Any, Any]) -> FrameType | None:
+    """The innermost user frame of a suspended program: where it is awaiting.
+
+    Frames of the standard library (asyncio's, say) are passed over while a frame of the
+    user's own code is below them in the chain.
+    """
+    frame: FrameType | None = None
+    for obj in _await_chain(program):
+        f = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
+        if f is None or f.f_code in _AWAIT_CODES or _is_core(f.f_code):
+            continue
+        if frame is None or not f.f_code.co_filename.startswith(_STDLIB_DIR):
+            frame = f
+    return frame
+
+
+def _relative(filename: str) -> str:
+    try:
+        rel = os.path.relpath(filename)
+    except ValueError:  # another drive on Windows
+        return filename
+    return filename if rel.startswith("..") else rel
+
+
+def describe_site(program: Coroutine[Any, Any, Any]) -> str:
+    """``path:line in function`` for where ``program`` is suspended."""
+    frame = await_site(program)
+    if frame is None:
+        return "<program not started or already finished>"
+    return f"{_relative(frame.f_code.co_filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def strip_head(err: BaseException) -> BaseException:
+    """Drop the interpreter's frames from the head of ``err``'s traceback (O(1) per level)."""
+    tb = err.__traceback__
+    while tb is not None and _is_core(tb.tb_frame.f_code):
+        tb = tb.tb_next
+    err.__traceback__ = tb
+    return err
+
+
+def throw_into(program: Coroutine[Any, Any, Any] | Generator[Any, Any, Any], err: BaseException) -> Any:
+    """Raise ``err`` inside the suspended ``program``, at the user's ``await``.
+
+    Our ``__await__`` generator sits at the bottom of the await chain.  Closing it first makes
+    CPython raise the error directly in the awaiting frame, so no effectus frame appears
+    between the user's line and the handler that raised.
+    """
+    bottom = _await_chain(program)[-1]
+    if type(bottom) is GeneratorType and bottom.gi_code in _AWAIT_CODES and bottom is not program:
+        bottom.close()
+    return program.throw(strip_head(err))
+
+
+def trim(tb: TracebackType | None) -> TracebackType | None:
+    """A copy of ``tb`` without the interpreter's own frames."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not _is_core(tb.tb_frame.f_code) and tb.tb_frame.f_code not in _AWAIT_CODES:
+            kept.append(tb)
+        tb = tb.tb_next
+    out: TracebackType | None = None
+    for entry in reversed(kept):
+        out = TracebackType(out, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return out

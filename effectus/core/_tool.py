@@ -1,0 +1,98 @@
+"""Tools: named programs whose calls run on the interpreter's own stack.
+
+Awaiting a tool call does not nest Python frames: the interpreter keeps the caller suspended
+in a list and drives the callee itself, so tools that call tools 50,000 deep work (plain
+``async def`` nesting keeps Python's recursion limit).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from effectus.core._site import register_await_code
+
+__all__ = ["Call", "Tool", "tool"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Call(Generic[R_co]):
+    """A pending call of a tool: awaiting it runs the tool and gives its result."""
+
+    __slots__ = ("tool", "coro")
+
+    def __init__(self, tool: Tool[..., R_co], coro: Coroutine[Any, Any, R_co]) -> None:
+        self.tool = tool
+        self.coro = coro
+
+    def __await__(self) -> Generator[Call[R_co], Any, R_co]:
+        return (yield self)
+
+    def __repr__(self) -> str:
+        return f"<call of tool {self.tool.__qualname__}>"
+
+
+register_await_code(Call.__await__.__code__)
+
+
+class Tool(Generic[P, R]):
+    """An ``async def`` program wrapped by `tool`; calling it gives an awaitable `Call`."""
+
+    __wrapped__: Callable[P, Coroutine[Any, Any, R]]
+
+    def __init__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> None:
+        if isinstance(fn, Tool):
+            raise TypeError(f"{fn.__qualname__} is already a tool: apply @fx.tool once.")
+        if not inspect.iscoroutinefunction(fn):
+            what = "a generator function" if inspect.isgeneratorfunction(fn) else repr(fn)
+            raise TypeError(
+                f"@fx.tool decorates `async def` programs; got {what}.\n"
+                f"Fix: write `async def {getattr(fn, '__name__', 'name')}(...)` and `await` "
+                f"effects inside it."
+            )
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Call[R]:
+        # Creating the coroutine here binds the arguments now, so a wrong call fails on the
+        # caller's line rather than when the interpreter reaches it.
+        return Call(self, self._fn(*args, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"<tool {self.__module__}.{self.__qualname__}>"
+
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        # Tools defined in a class body behave like methods.
+        if obj is None:
+            return self
+        return functools.partial(self.__call__, obj)
+
+
+@overload
+def tool(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Tool[P, R]: ...
+@overload
+def tool() -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Tool[P, R]]: ...
+
+
+def tool(
+    fn: Callable[P, Coroutine[Any, Any, R]] | None = None, /
+) -> Tool[P, R] | Callable[[Callable[P, Coroutine[Any, Any, R]]], Tool[P, R]]:
+    """Make an ``async def`` program a tool: its calls run on the interpreter's stack.
+
+    Usable bare (``@fx.tool``) or called (``@fx.tool()``).
+
+    >>> import effectus as fx
+    >>> @fx.tool
+    ... async def depth(n: int) -> int:
+    ...     return 0 if n == 0 else 1 + await depth(n - 1)
+    >>> fx.run(depth(50_000))
+    50000
+    """
+    if fn is None:
+        return Tool
+    return Tool(fn)

@@ -1,0 +1,3 @@
+"""effectus.specs: see DESIGN.md; built by a later issue."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Realistic effectus programs, each runnable and exercised by the tests (``effectus.examples``)."""
