@@ -36,6 +36,7 @@ __all__ = [
     "PreconditionError",
     "ProtocolError",
     "ReplayDivergence",
+    "Tool",
     "TraceError",
     "UnhandledEffect",
     "effect",

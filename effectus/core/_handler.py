@@ -12,7 +12,8 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from effectus.core._effect import Effect
+from effectus.core._effect import Effect, is_effect_type
+from effectus.core._site import relative
 
 __all__ = ["Handler", "handles"]
 
@@ -50,7 +51,7 @@ def handles(*effect_types: type[Effect[Any]]) -> Callable[[F], F]:
     if not effect_types:
         raise TypeError("@handles() needs at least one Effect subclass, e.g. @handles(ReadFile).")
     for t in effect_types:
-        if not (isinstance(t, type) and issubclass(t, Effect)):
+        if not is_effect_type(t):
             raise TypeError(
                 f"@handles takes Effect subclasses; got {t!r} (type={type(t).__name__}).\n"
                 f"Fix: declare the effect as `@dataclass(frozen=True) class X(fx.Effect[R])`."
@@ -99,7 +100,7 @@ def _where(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     if code is None:
         return "<unknown>"
-    return f"{code.co_filename}:{code.co_firstlineno}"
+    return f"{relative(code.co_filename)}:{code.co_firstlineno}"
 
 
 class Handler:
@@ -117,7 +118,9 @@ class Handler:
         methods: dict[type[Effect[Any]], str] = dict(cls._effectus_methods)
         own: dict[type[Effect[Any]], str] = {}
         for name, attr in vars(cls).items():
-            fn = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+            # Unwraps staticmethod/classmethod (a plain attribute read: pyright types `__func__` of
+            # an isinstance-narrowed value as partially unknown).
+            fn: object = getattr(attr, "__func__", attr)
             for t in getattr(fn, _MARK, ()):
                 if t in own:
                     raise TypeError(
@@ -140,7 +143,9 @@ class Handler:
 def bound_methods(handler: Handler) -> list[tuple[type[Effect[Any]], Callable[[Any], Any], bool]]:
     """The handler's (effect type, bound method, is_async) triples."""
     out: list[tuple[type[Effect[Any]], Callable[[Any], Any], bool]] = []
-    for effect_type, name in type(handler)._effectus_methods.items():
+    # The table is Handler's own, read by this module's helper: not a use from outside.
+    table = type(handler)._effectus_methods  # pyright: ignore[reportPrivateUsage]
+    for effect_type, name in table.items():
         method = getattr(handler, name)
         out.append((effect_type, method, inspect.iscoroutinefunction(method)))
     return out

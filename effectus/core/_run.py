@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import CoroutineType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeGuard, TypeVar, cast
 
-from effectus.core._effect import AWAIT_CODE, Effect
+from effectus.core._effect import AWAIT_CODE, Effect, is_effect_type
 from effectus.core._errors import UnhandledEffect
 from effectus.core._handler import Handler, bound_methods
 from effectus.core._site import describe_site, register_await_code, throw_into, trim
@@ -45,10 +45,12 @@ class Handle(Generic[R_co]):
         self.handlers = handlers
 
     def __await__(self) -> Generator[Handle[R_co], Any, R_co]:
-        return (yield self)
+        answer: R_co = yield self  # a typed local, for mypy --strict (no-any-return)
+        return answer
 
 
-register_await_code(Handle.__await__.__code__)
+# (Read through `vars`: pyright sees `Handle.__await__` of the bare class as partially unknown.)
+register_await_code(vars(Handle)["__await__"].__code__)
 
 
 def handle(program: Awaitable[R], *handlers: Handler | Interpreter) -> Handle[R]:
@@ -74,7 +76,11 @@ def handle(program: Awaitable[R], *handlers: Handler | Interpreter) -> Handle[R]
     >>> fx.run(both(), Says("outer"))
     'inner/outer'
     """
-    installed = _flatten(handlers, "fx.handle")
+    try:
+        installed = _flatten(handlers, "fx.handle")
+    except TypeError:
+        _close(program)  # Fix: as in `run`, a refused program must not warn "never awaited"
+        raise
     return Handle(_as_coroutine(program, "fx.handle"), installed)
 
 
@@ -112,8 +118,20 @@ class _Stack:
             ):
                 # An async method runs against exactly the handlers outside its own.
                 outside = _Stack(dict(table), done)
-            for effect_type, method, is_async in methods:
-                table[effect_type] = _async_entry(method, outside) if is_async else method
+            own: dict[type, Entry] = {
+                effect_type: _async_entry(method, outside) if is_async else method
+                for effect_type, method, is_async in methods
+            }
+            # Fix (precedence of subclass effects): the innermost handler whose types match the
+            # effect wins, as with nested `except` clauses.  An outer handler's entry for a
+            # subclass of a type this handler handles is shadowed by this handler's most
+            # specific match, or an inner catch-all (`@handles(Effect)`) would be skipped.
+            for known in [k for k in table if k not in own and is_effect_type(k)]:
+                for ancestor in known.__mro__:
+                    if ancestor in own:
+                        table[known] = own[ancestor]
+                        break
+            table.update(own)
             done = ((label, handler), *done)
         return _Stack(table, done)
 
@@ -126,16 +144,21 @@ class _Stack:
     def resolve(self, request: object, program: Coroutine[Any, Any, Any]) -> Entry:
         """The entry for a type not in the table: a handled base class, or an error."""
         cls = type(request)
-        if isinstance(request, Effect):
-            for base in cls.__mro__[1:]:
-                entry = self.table.get(base)
-                if entry is not None:
-                    self.table[cls] = entry
-                    return entry
+        if is_effect_type(cls):
+            # Fix (precedence of subclass effects): search handlers innermost first, each for its
+            # most specific base of `cls`.  `build` keeps `table[base]` that handler's entry.
+            for _, handler in self.installed:
+                # Handler's own table, read by the interpreter it was written for.
+                handled = type(handler)._effectus_methods  # pyright: ignore[reportPrivateUsage]
+                for base in cls.__mro__[1:]:
+                    if base in handled:
+                        entry = self.table[base]
+                        self.table[cls] = entry
+                        return entry
             return _raiser(UnhandledEffect(self._unhandled_message(request, program)))
         return _raiser(TypeError(_foreign_message(request, program)))
 
-    def _unhandled_message(self, effect: Effect[Any], program: Coroutine[Any, Any, Any]) -> str:
+    def _unhandled_message(self, effect: object, program: Coroutine[Any, Any, Any]) -> str:
         name = type(effect).__name__
         lines = [f"no handler for {effect!r}", f"  at {describe_site(program)}"]
         lines += _describe_installed(self.installed)
@@ -161,7 +184,7 @@ def _describe_installed(installed: Installed) -> list[str]:
             groups[-1][1].extend(names)
         else:
             groups.append((title, names))
-    out = []
+    out: list[str] = []
     for i, (title, names) in enumerate(groups):
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         out.append(f"  {'installed:' if i == 0 else '          '} {title} — handles {shown or 'nothing'}")
@@ -246,8 +269,10 @@ def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
 def _as_coroutine(program: object, where: str) -> Coroutine[Any, Any, Any]:
     if type(program) is CoroutineType:
         return cast(Coroutine[Any, Any, Any], program)
-    if isinstance(program, (Call, Handle)):
-        return _await(program)
+    # Fix: an effect is an awaitable program too (`fx.handle(Name(), ...)` in `handle`'s doctest).
+    if isinstance(program, (Call, Handle, Effect)):
+        # (The cast: isinstance leaves the result type unknown to pyright; all three are awaitable.)
+        return _await(cast("Awaitable[object]", program))
     raise TypeError(_not_a_program(program, where))
 
 
@@ -273,10 +298,10 @@ def _flatten(handlers: tuple[object, ...], where: str) -> Installed:
     out: list[tuple[str | None, Handler]] = []
     for h in handlers:
         if isinstance(h, Interpreter):
-            out.extend(h._installed)
+            out.extend(h._installed)  # pyright: ignore[reportPrivateUsage]  # this module's class
         elif isinstance(h, Handler):
             out.append((None, h))
-        elif isinstance(h, type) and issubclass(h, Handler):
+        elif _is_handler_class(h):
             raise TypeError(
                 f"{where}() takes handler instances; got the class {h.__qualname__}.\n"
                 f"Fix: pass {h.__qualname__}() instead of {h.__qualname__}."
@@ -287,6 +312,12 @@ def _flatten(handlers: tuple[object, ...], where: str) -> Installed:
                 f"got {h!r} (type={type(h).__qualname__})."
             )
     return tuple(out)
+
+
+def _is_handler_class(obj: object) -> TypeGuard[type[Handler]]:
+    # A type guard, unlike `isinstance(obj, type) and ...`, leaves `obj` an `object` (not a
+    # partially unknown `type`) when it fails.
+    return isinstance(obj, type) and issubclass(obj, Handler)
 
 
 class Interpreter:
@@ -343,10 +374,11 @@ class Interpreter:
         """Run ``program`` and return ``Success(result)`` or ``Failure(exception)``."""
         from returns.result import Failure, Success
 
+        coro = _as_coroutine(program, "run_result")  # misuse raises; it is not a Failure
         try:
-            return Success(self.run(program))
+            return Success(cast(R, _drive(coro, self._stack)))
         except Exception as err:  # KeyboardInterrupt and friends still propagate
-            return Failure(err)
+            return Failure(err.with_traceback(trim(err.__traceback__)))
 
     def __repr__(self) -> str:
         parts: list[str] = []
@@ -380,7 +412,7 @@ def run(program: Awaitable[R], *handlers: Handler | Interpreter) -> R:
             catch the error).
     """
     try:
-        stack = Interpreter(*handlers)._stack
+        stack = Interpreter(*handlers)._stack  # pyright: ignore[reportPrivateUsage]  # same module
     except TypeError:
         _close(program)
         raise
@@ -410,6 +442,10 @@ def run_result(program: Awaitable[R], *handlers: Handler | Interpreter) -> Resul
 
 def _close(program: object) -> None:
     # A program we refuse to run must not also warn "coroutine was never awaited".
-    coro = program.coro if isinstance(program, (Call, Handle)) else program
+    coro = (
+        cast("Call[object] | Handle[object]", program).coro  # (cast: see _as_coroutine)
+        if isinstance(program, (Call, Handle))
+        else program
+    )
     if type(coro) is CoroutineType:
         coro.close()

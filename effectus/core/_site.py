@@ -11,12 +11,20 @@ import sysconfig
 from collections.abc import Coroutine, Generator
 from pathlib import Path
 from types import CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["await_site", "describe_site", "throw_into", "trim", "register_await_code"]
+__all__ = ["await_site", "describe_site", "register_await_code", "relative", "throw_into", "trim"]
 
 _CORE_DIR = str(Path(__file__).resolve().parent) + os.sep
 _STDLIB_DIR = str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep
+# Installed packages live under the stdlib folder in most layouts, but are user code.
+_SITE_DIRS = tuple(
+    str(Path(sysconfig.get_paths()[key]).resolve()) + os.sep for key in ("purelib", "platlib")
+)
+
+
+def _is_stdlib(filename: str) -> bool:
+    return filename.startswith(_STDLIB_DIR) and not filename.startswith(_SITE_DIRS)
 
 # Code objects of effectus' own `__await__` generators (effects, tool calls, scoped handlers).
 _AWAIT_CODES: set[CodeType] = set()
@@ -39,7 +47,8 @@ def _await_chain(program: Any) -> list[Any]:
         if type(obj) is CoroutineType:
             obj = obj.cr_await
         elif type(obj) is GeneratorType:
-            obj = obj.gi_yieldfrom
+            # (The cast: pyright leaves a narrowed generator's type arguments unknown.)
+            obj = cast("GeneratorType[object, object, object]", obj).gi_yieldfrom
         else:
             break
         if obj is None:
@@ -59,12 +68,12 @@ def await_site(program: Coroutine[Any, Any, Any]) -> FrameType | None:
         f = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None)
         if f is None or f.f_code in _AWAIT_CODES or _is_core(f.f_code):
             continue
-        if frame is None or not f.f_code.co_filename.startswith(_STDLIB_DIR):
+        if frame is None or not _is_stdlib(f.f_code.co_filename):
             frame = f
     return frame
 
 
-def _relative(filename: str) -> str:
+def relative(filename: str) -> str:
     try:
         rel = os.path.relpath(filename)
     except ValueError:  # another drive on Windows
@@ -77,7 +86,7 @@ def describe_site(program: Coroutine[Any, Any, Any]) -> str:
     frame = await_site(program)
     if frame is None:
         return "<program not started or already finished>"
-    return f"{_relative(frame.f_code.co_filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
+    return f"{relative(frame.f_code.co_filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
 
 
 def strip_head(err: BaseException) -> BaseException:

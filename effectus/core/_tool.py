@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from effectus.core._site import register_await_code
 
 __all__ = ["Call", "Tool", "tool"]
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
+S = TypeVar("S")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 
@@ -31,22 +34,26 @@ class Call(Generic[R_co]):
         self.coro = coro
 
     def __await__(self) -> Generator[Call[R_co], Any, R_co]:
-        return (yield self)
+        answer: R_co = yield self  # a typed local, for mypy --strict (no-any-return)
+        return answer
 
     def __repr__(self) -> str:
         return f"<call of tool {self.tool.__qualname__}>"
 
 
-register_await_code(Call.__await__.__code__)
+# (Read through `vars`: pyright sees `Call.__await__` of the bare class as partially unknown.)
+register_await_code(vars(Call)["__await__"].__code__)
 
 
 class Tool(Generic[P, R]):
     """An ``async def`` program wrapped by `tool`; calling it gives an awaitable `Call`."""
 
     __wrapped__: Callable[P, Coroutine[Any, Any, R]]
+    __qualname__: str  # set by functools.update_wrapper; declared for mypy
 
     def __init__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> None:
-        if isinstance(fn, Tool):
+        # A run-time guard for unchecked callers: statically a Tool is never a coroutine function.
+        if isinstance(fn, Tool):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"{fn.__qualname__} is already a tool: apply @fx.tool once.")
         if not inspect.iscoroutinefunction(fn):
             what = "a generator function" if inspect.isgeneratorfunction(fn) else repr(fn)
@@ -66,11 +73,20 @@ class Tool(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<tool {self.__module__}.{self.__qualname__}>"
 
-    def __get__(self, obj: object, objtype: type | None = None) -> Any:
-        # Tools defined in a class body behave like methods.
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Tool[P, R]: ...
+    @overload
+    def __get__(
+        self: Tool[Concatenate[S, Q], R], obj: S, objtype: type | None = None
+    ) -> Callable[Q, Call[R]]: ...
+
+    def __get__(
+        self, obj: object, objtype: type | None = None
+    ) -> Tool[P, R] | Callable[..., Call[R]]:
+        # Tools defined in a class body behave like methods: `obj.tool(x)` is `Call[R]`.
         if obj is None:
             return self
-        return functools.partial(self.__call__, obj)
+        return types.MethodType(self, obj)  # was functools.partial(self.__call__, obj): mypy arg-type
 
 
 @overload

@@ -1,0 +1,136 @@
+"""An order-fulfilment batch: tools that read an inbox, pick carriers, ship and report.
+
+The program only performs effects (files, state, clock, random, logs, choice), so the same code
+runs against the real filesystem and clock under `fx.production()` and deterministically in
+memory under `fx.testing()`; `fx.outcomes` explores every carrier choice by re-execution.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import effectus as fx
+
+INBOX = "inbox"
+REPORTS = "reports"
+
+# Carrier price per kilogram and fixed fee, in cents.
+CARRIERS: dict[str, tuple[int, int]] = {
+    "postal": (90, 300),
+    "courier": (150, 100),
+    "freight": (40, 2_000),
+}
+
+
+@dataclass(frozen=True)
+class Order:
+    """One order read from the inbox."""
+
+    id: str
+    customer: str
+    weight_kg: float
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """An order on its way: who carries it, for how much, under which tracking number."""
+
+    order: Order
+    carrier: str
+    cost_cents: int
+    tracking: str
+    audited: bool
+
+
+def price(carrier: str, weight_kg: float) -> int:
+    """The price in cents of sending ``weight_kg`` with ``carrier``."""
+    per_kg, fee = CARRIERS[carrier]
+    return fee + round(per_kg * weight_kg)
+
+
+def cheapest(options: tuple[tuple[str, int], ...]) -> int:
+    """Production's choice policy: the index of the cheapest (carrier, cost) option."""
+    costs = [cost for _, cost in options]
+    return costs.index(min(costs))
+
+
+@fx.tool
+async def load_orders() -> list[Order]:
+    """Read every ``inbox/*.json`` order; a malformed file is logged and skipped."""
+    orders: list[Order] = []
+    for path in await fx.ListFiles(INBOX, "*.json"):
+        text = await fx.ReadFile(path)
+        try:
+            raw = json.loads(text)
+            orders.append(Order(str(raw["id"]), str(raw["customer"]), float(raw["weight_kg"])))
+        except (ValueError, KeyError) as err:
+            await fx.Log("skipping malformed order", level="warning", fields={"path": path, "error": str(err)})
+    await fx.Log("loaded orders", fields={"count": len(orders)})
+    return orders
+
+
+@fx.tool
+async def pick_carrier(order: Order) -> tuple[str, int]:
+    """Choose a (carrier, cost) for ``order``: production's policy decides, tests try them all."""
+    carrier, cost = await fx.Choose(tuple((c, price(c, order.weight_kg)) for c in CARRIERS))
+    if carrier == "postal" and order.weight_kg > 30:
+        await fx.Fail(ValueError(f"postal refuses {order.id}: {order.weight_kg} kg is over 30 kg"))
+    return carrier, cost
+
+
+@fx.tool
+async def ship(order: Order) -> Shipment:
+    """Ship one order: pick a carrier, draw a tracking number, maybe flag it for audit."""
+    carrier, cost = await pick_carrier(order)
+    number = await fx.RandomInt(100_000, 999_999)
+    audited = await fx.RandomFloat() < 0.25
+    await fx.Sleep(0.01)  # the warehouse takes a moment per parcel
+    await fx.Modify("shipped", lambda n: n + 1, 0)
+    await fx.Modify("spent_cents", lambda n: n + cost, 0)
+    await fx.Measure("parcels", 1)
+    await fx.Measure("parcel_cost_cents", cost, kind="histogram")
+    await fx.Log("shipped", fields={"order": order.id, "carrier": carrier, "cost": cost})
+    return Shipment(order, carrier, cost, f"{carrier[:2].upper()}{number}", audited)
+
+
+@fx.tool
+async def write_report(shipments: list[Shipment]) -> str:
+    """Write a summary report named after the current time; return its path."""
+    now = await fx.Now()
+    total = await fx.Get("spent_cents", 0)
+    lines = [f"report at {now:.0f} (unix seconds)"]
+    for s in shipments:
+        flag = "  AUDIT" if s.audited else ""
+        lines.append(f"{s.order.id:>6} {s.order.customer:<8} {s.carrier:<8} {s.cost_cents:>6}c {s.tracking}{flag}")
+    lines.append(f"total {total} cents for {len(shipments)} parcels")
+    path = f"{REPORTS}/summary-{int(now)}.txt"
+    await fx.WriteFile(path, "\n".join(lines) + "\n")
+    return path
+
+
+@fx.tool
+async def run_batch() -> str:
+    """The whole job: load, ship each order, report."""
+    orders = await load_orders()
+    shipments = [await ship(o) for o in orders]
+    return await write_report(shipments)
+
+
+@fx.tool
+async def quote_all(orders: tuple[Order, ...]) -> int:
+    """The total cost of one carrier choice per order (explored by `fx.outcomes`)."""
+    total = 0
+    for order in orders:
+        _, cost = await pick_carrier(order)
+        total += cost
+    return total
+
+
+SAMPLE_INBOX: dict[str, str] = {
+    "inbox/a-1001.json": json.dumps({"id": "A1001", "customer": "ada", "weight_kg": 2.5}),
+    "inbox/a-1002.json": json.dumps({"id": "A1002", "customer": "grace", "weight_kg": 45.0}),
+    "inbox/a-1003.json": json.dumps({"id": "A1003", "customer": "edsger", "weight_kg": 0.4}),
+    "inbox/broken.json": "{not json",
+    "inbox/notes.txt": "not an order",
+}
