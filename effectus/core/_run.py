@@ -10,7 +10,8 @@ Python's stack.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import CoroutineType
+import dis
+from types import CodeType, CoroutineType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeGuard, TypeVar, cast
 
 from effectus.core._effect import AWAIT_CODE, Effect, is_effect_type
@@ -220,41 +221,32 @@ def _async_entry(method: Callable[[Any], Coroutine[Any, Any, Any]], outside: _St
 
 
 def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
-    """Run ``coro`` to completion under ``stack``; the hot loop of effectus."""
+    """Run ``coro`` to completion under ``stack``; the hot loop of effectus.
+
+    The innermost ``while`` is the whole per-effect path: resume the program, look its
+    request up, call the entry.  Everything else happens in the ``except`` clauses, which cost
+    nothing until something is raised; which statement raised is read from the traceback's
+    line number (`_RESUME_LINES`), so the hot loop carries no flags.
+    """
     frames: list[tuple[Coroutine[Any, Any, Any], _Stack]] = []
     table = stack.table
     send = coro.send
     value: Any = None
-    error: BaseException | None = None
+    request: Any = None
+    error: BaseException | None = None  # to raise inside the program at its await
+    resolved: Entry | None = None  # the entry found for a request the table missed
     while True:
         try:
-            if error is None:
-                request = send(value)
-            else:
+            if error is not None:
                 pending, error = error, None
                 request = throw_into(coro, pending)
-        except StopIteration as stop:
-            if not frames:
-                return stop.value
-            value = stop.value
-            coro, stack = frames.pop()
-            table = stack.table
-            send = coro.send
-            continue
-        except BaseException as failure:
-            if not frames:
-                raise
-            error = failure
-            coro, stack = frames.pop()
-            table = stack.table
-            send = coro.send
-            continue
-        try:
-            entry = table[request.__class__]
-        except KeyError:
-            entry = stack.resolve(request, coro)
-        try:
-            value = entry(request)
+                value = table[request.__class__](request)
+            elif resolved is not None:
+                entry, resolved = resolved, None
+                value = entry(request)
+            while True:
+                request = send(value)
+                value = table[request.__class__](request)
         except _Push as push:
             frames.append((coro, stack))
             coro = push.coro
@@ -263,7 +255,39 @@ def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
             send = coro.send
             value = None
         except BaseException as failure:
-            error = failure
+            tb = failure.__traceback__
+            if tb is not None and tb.tb_lineno in _RESUME_LINES:
+                # The program itself returned or raised.
+                if not frames:
+                    if type(failure) is StopIteration:
+                        return failure.value
+                    raise
+                if type(failure) is StopIteration:
+                    value = failure.value
+                else:
+                    error = failure
+                coro, stack = frames.pop()
+                table = stack.table
+                send = coro.send
+            elif type(failure) is KeyError and request.__class__ not in table:
+                resolved = stack.resolve(request, coro)  # a miss: the handler never ran
+            else:
+                error = failure  # the handler raised
+
+
+def _lines_resuming(code: CodeType) -> frozenset[int]:
+    """Lines of ``code`` that resume the program: where ``send`` or ``throw_into`` is loaded."""
+    return frozenset(
+        ins.positions.lineno
+        for ins in dis.get_instructions(code)
+        if ins.argval in ("send", "throw_into")
+        and ins.opname in ("LOAD_FAST", "LOAD_GLOBAL")
+        and ins.positions is not None
+        and ins.positions.lineno is not None
+    )
+
+
+_RESUME_LINES = _lines_resuming(_drive.__code__)
 
 
 def _as_coroutine(program: object, where: str) -> Coroutine[Any, Any, Any]:
