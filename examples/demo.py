@@ -7,6 +7,7 @@ time) and exhaustive exploration of its choices by re-execution.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,23 @@ def _section(out: Callable[[str], None], title: str) -> None:
     out(f"== {title} ".ljust(72, "="))
 
 
+def _show_stdlib_logs(out: Callable[[str], None]) -> None:
+    """Route the production run's stdlib log records (logger "effectus") through ``out``."""
+    logger = logging.getLogger("effectus")
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            out(f"  [stdlib log] {record.levelname} {record.getMessage()}")
+
+    if not any(type(h).__name__ == "Echo" for h in logger.handlers):
+        logger.addHandler(Echo(logging.INFO))
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def main(out: Callable[[str], None] = print) -> int:
     """Run the demo, writing lines through ``out``; return the process exit status."""
+    _show_stdlib_logs(out)
     _section(out, "1. production: real files in a temporary folder, real clock, OS entropy")
     with tempfile.TemporaryDirectory(prefix="effectus-demo-") as root:
         for name, text in SAMPLE_INBOX.items():
