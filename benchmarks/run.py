@@ -4,6 +4,7 @@ Usage, from the repository root::
 
     python -m benchmarks.run            # the full run reported in BENCHMARKS.md
     python -m benchmarks.run --quick    # a smoke run: small N, few repeats
+    python -m benchmarks.run --traces   # also write, read and verify a 1_000_000-record trace
 
 (``python benchmarks/run.py`` works too.)
 
@@ -36,7 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import importtime  # noqa: E402
+from benchmarks import importtime, traces  # noqa: E402
 from benchmarks.countdown import VARIANTS, Unavailable, Variant, effects_for  # noqa: E402
 
 #: Ratios reported without a bar: what `await` itself costs, and the cheaper effect styles.
@@ -128,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="fresh interpreters per import measurement (default 15)")
     parser.add_argument("--only", default=None,
                         help="comma-separated variant keys to run (the floor is always run)")
+    parser.add_argument("--traces", action="store_true",
+                        help="add the Traces section: write, read and verify a trace of "
+                        "1_000_000 records (20_000 with --quick); see benchmarks/traces.py")
     args = parser.parse_args(argv)
     effects_target = args.effects or (20_000 if args.quick else 200_000)
     repeats = args.repeats or (3 if args.quick else 11)
@@ -200,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"- not in `sys.modules` after `import effectus`: {', '.join(absent) or 'none'}"
           + (f"; **loaded: {', '.join(report.heavy)}**" if report.heavy else ""))
     print(f"- check (jax, z3, ray, hypothesis absent): {'PASS' if report.ok else '**FAIL**'}")
+
+    if args.traces:
+        print("\n## Traces\n")
+        figures = traces.measure(20_000 if args.quick else 1_000_000, 2 if args.quick else 3, log)
+        print("\n".join(traces.report(figures)))
     return 0 if report.ok else 1
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -23,6 +24,48 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from effectus import _cli_trace
+
+    return _cli_trace.replay(args.trace, stop_at=args.stop_at)
+
+
+def _trace_show(args: argparse.Namespace) -> int:
+    from effectus import _cli_trace
+
+    return _cli_trace.show(
+        args.trace,
+        effect=args.effect,
+        task=args.task,
+        errors=args.errors,
+        limit=args.limit,
+        start=args.start,
+    )
+
+
+def _trace_verify(args: argparse.Namespace) -> int:
+    from effectus import _cli_trace
+
+    return _cli_trace.verify(args.trace)
+
+
+def _trace_diff(args: argparse.Namespace) -> int:
+    from effectus import _cli_trace
+
+    return _cli_trace.diff(args.a, args.b)
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0, for options such as ``--limit``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="effectus",
@@ -37,6 +80,57 @@ def _parser() -> argparse.ArgumentParser:
         "machine: for real, then in memory under test, then every choice explored.",
     )
     demo.set_defaults(func=_demo)
+
+    replay = commands.add_parser(
+        "replay",
+        help="re-run a recorded program against its trace",
+        description="Import the program a trace recorded (PYTHONPATH must reach its module), "
+        "call it with the recorded arguments and answer its effects from the trace. Exits 1 "
+        "with a report at the first effect that differs from the recording.",
+    )
+    replay.add_argument("trace", metavar="TRACE", help="a trace file written by fx.record")
+    replay.add_argument(
+        "--stop-at", type=_count, metavar="N", help="stop when the program reaches record N"
+    )
+    replay.set_defaults(func=_replay)
+
+    trace = commands.add_parser(
+        "trace",
+        help="show, verify or compare trace files",
+        description="Read trace files without running anything.",
+    )
+    actions = trace.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser(
+        "show",
+        help="print a trace as a table",
+        description="Print the header, one row per record (seq, task, effect, fields, answer, "
+        "site) and the outcome. Filters combine.",
+    )
+    show.add_argument("trace", metavar="TRACE")
+    show.add_argument("--effect", metavar="NAME", help="only records of this effect (Get, or module:Get)")
+    show.add_argument("--task", type=_count, metavar="N", help="only records of task N")
+    show.add_argument("--errors", action="store_true", help="only effects that answered with an error")
+    show.add_argument("--from", dest="start", type=_count, default=0, metavar="N", help="start at record N")
+    show.add_argument("--limit", type=_count, metavar="N", help="show at most N records")
+    show.set_defaults(func=_trace_show)
+    verify = actions.add_parser(
+        "verify",
+        help="check every line's checksum, the order of records and the blobs",
+        description="Check a whole trace and list every problem. Exits 1 if there is one; an "
+        "incomplete final line (the writer was killed) is reported but is not a problem.",
+    )
+    verify.add_argument("trace", metavar="TRACE")
+    verify.set_defaults(func=_trace_verify)
+    diff = actions.add_parser(
+        "diff",
+        help="the first difference between two traces",
+        description="Compare two traces record by record and show the first that differs, "
+        "field by field. Exits 0 when they are the same (the time and machine of recording "
+        "aside), 1 when they differ.",
+    )
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    diff.set_defaults(func=_trace_diff)
     return parser
 
 
@@ -48,7 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("effectus: error: a command is required (try `effectus demo`)", file=sys.stderr)
         return 2
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`effectus trace show big.jsonl | head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return status
 
 

@@ -7,6 +7,7 @@ time) and exhaustive exploration of its choices by re-execution.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable
@@ -16,7 +17,14 @@ from returns.pipeline import is_successful
 
 import effectus as fx
 from effectus.effects import MemoryFiles, MemoryLog, MemoryState, PolicyChoice, StdlibLog
-from effectus.examples.orders import SAMPLE_INBOX, Order, cheapest, quote_all, run_batch
+from effectus.examples.orders import (
+    SAMPLE_INBOX,
+    Order,
+    cheapest,
+    quote_all,
+    run_batch,
+    run_batch_v2,
+)
 
 
 def _section(out: Callable[[str], None], title: str) -> None:
@@ -74,4 +82,24 @@ def main(out: Callable[[str], None] = print) -> int:
     costs = [o.result.unwrap() for o in results if is_successful(o.result)]
     out(f"{len(results)} branches, {len(costs)} feasible; cheapest total {min(costs)} cents, "
         f"dearest {max(costs)} cents")
+
+    _section(out, "4. record a run, replay it, and replay a changed program against it")
+    with tempfile.TemporaryDirectory(prefix="effectus-trace-") as folder:
+        trace = Path(folder, "batch.jsonl")
+        test = fx.testing(seed=7, files=SAMPLE_INBOX).with_handlers(PolicyChoice(cheapest))
+        recorded = fx.record(test, trace).run(run_batch())
+        size = trace.stat().st_size
+        lines = trace.read_text(encoding="utf-8").splitlines()
+        out(f"recorded {len(lines) - 2} effects to {trace.name} ({size} bytes, format "
+            f"{json.loads(lines[0])['format']}); replaying with no handlers at all...")
+        replayed = fx.replay(run_batch(), trace)
+        out(f"replay returned {replayed!r} (recorded run returned {recorded!r})")
+        try:
+            fx.replay(run_batch_v2(), trace)
+        except fx.ReplayDivergence as divergence:
+            out("run_batch_v2 replayed against the same trace:")
+            out(str(divergence).replace(str(trace), "batch.jsonl"))
+        else:
+            out("run_batch_v2 unexpectedly matched the trace")
+            return 1
     return 0

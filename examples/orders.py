@@ -118,6 +118,20 @@ async def run_batch() -> str:
 
 
 @fx.tool
+async def run_batch_v2() -> str:
+    """A changed version of the job (slower parcels): its replay of a v1 trace diverges."""
+    orders = await load_orders()
+    shipments = []
+    for order in orders:
+        carrier, cost = await pick_carrier(order)
+        number = await fx.RandomInt(100_000, 999_999)
+        audited = await fx.RandomFloat() < 0.25
+        await fx.Sleep(0.02)  # v2: the warehouse got slower
+        shipments.append(Shipment(order, carrier, cost, f"{carrier[:2].upper()}{number}", audited))
+    return await write_report(shipments)
+
+
+@fx.tool
 async def quote_all(orders: tuple[Order, ...]) -> int:
     """The total cost of one carrier choice per order (explored by `fx.outcomes`)."""
     total = 0

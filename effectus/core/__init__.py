@@ -17,12 +17,16 @@ from effectus.core._errors import (
     TraceError,
     UnhandledEffect,
 )
+from effectus.core._codec import CodecError, register_codec
 from effectus.core._handler import Handler, handles
+from effectus.core._record import Recording, record
+from effectus.core._replay import Replaying, ReplayStopped, branch, replay, replaying, resume
 from effectus.core._run import Handle, Interpreter, handle, run, run_result
 from effectus.core._tool import Call, Tool, tool
 
 __all__ = [
     "Call",
+    "CodecError",
     "Deadlock",
     "Effect",
     "EffectusError",
@@ -35,13 +39,22 @@ __all__ = [
     "PostconditionError",
     "PreconditionError",
     "ProtocolError",
+    "Recording",
     "ReplayDivergence",
+    "ReplayStopped",
+    "Replaying",
     "Tool",
     "TraceError",
     "UnhandledEffect",
+    "branch",
     "effect",
     "handle",
     "handles",
+    "record",
+    "register_codec",
+    "replay",
+    "replaying",
+    "resume",
     "run",
     "run_result",
     "tool",

@@ -27,6 +27,13 @@ _REPORT_URL = "https://github.com/effectus/effectus/issues"
 class EffectusError(Exception):
     """Base class of every error raised by effectus."""
 
+    def locate(self, site: str) -> None:
+        """Told by the interpreter where the program was when this error reached it.
+
+        Errors raised by handlers, which cannot see the program, may add the site to their
+        message; by default nothing changes.
+        """
+
 
 class UnhandledEffect(EffectusError, LookupError):
     """A program performed an effect that no installed handler handles.
@@ -36,7 +43,17 @@ class UnhandledEffect(EffectusError, LookupError):
 
 
 class ReplayDivergence(EffectusError, AssertionError):
-    """A replayed program performed a different effect from the one recorded."""
+    """A replayed program performed a different effect from the one recorded.
+
+    The message ends with the program's ``file:line`` once the interpreter has located it.
+    """
+
+    site: str | None = None
+
+    def locate(self, site: str) -> None:
+        if self.site is None and self.args:
+            self.site = site
+            self.args = (str(self.args[0]).replace("{site}", site), *self.args[1:])
 
 
 class TraceError(EffectusError, ValueError):

@@ -41,7 +41,7 @@ Handlers = tuple[Handler, ...]  # innermost first
 
 def reference_run(program: Awaitable[R], *handlers: Handler | Interpreter) -> R:
     """Run ``program`` under ``handlers`` (innermost first), as `effectus.run` does."""
-    return cast(R, _drive(_coroutine(program), _flatten(handlers)))
+    return cast(R, drive(_coroutine(program), _flatten(handlers)))
 
 
 def _flatten(handlers: tuple[Handler | Interpreter, ...]) -> Handlers:
@@ -61,7 +61,7 @@ def _coroutine(program: Awaitable[Any]) -> Coroutine[Any, Any, Any]:
     return _awaiting(program)  # an effect, tool call or `fx.handle` given as the whole program
 
 
-def _drive(coro: Coroutine[Any, Any, Any], handlers: Handlers) -> Any:
+def drive(coro: Coroutine[Any, Any, Any], handlers: Handlers) -> Any:
     """Send answers into ``coro`` until it returns; errors are thrown in at its ``await``."""
     value: Any = None
     error: BaseException | None = None
@@ -81,10 +81,10 @@ def _answer(request: object, handlers: Handlers) -> Any:
     """The answer to one thing the program awaited, under ``handlers``."""
     # (The casts: pyright leaves the type argument of an isinstance-narrowed generic unknown.)
     if isinstance(request, Call):  # a tool call: run the tool under the same handlers
-        return _drive(cast("Call[object]", request).coro, handlers)
+        return drive(cast("Call[object]", request).coro, handlers)
     if isinstance(request, Handle):  # a scoped handle: its handlers go innermost
         scoped = cast("Handle[object]", request)
-        return _drive(scoped.coro, tuple(h for _, h in scoped.handlers) + handlers)
+        return drive(scoped.coro, tuple(h for _, h in scoped.handlers) + handlers)
     if not isinstance(request, Effect):
         raise TypeError(f"a program awaited {request!r}, which is not an effect")
     effect = cast("Effect[object]", request)
@@ -94,7 +94,7 @@ def _answer(request: object, handlers: Handlers) -> Any:
             continue
         if inspect.iscoroutinefunction(method):
             # An async handler method is a program against the handlers outside its own.
-            return _drive(method(effect), handlers[depth + 1 :])
+            return drive(method(effect), handlers[depth + 1 :])
         return method(effect)
     raise UnhandledEffect(f"no handler for {effect!r}")
 

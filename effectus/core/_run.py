@@ -9,13 +9,13 @@ Python's stack.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Generator
 import dis
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import CodeType, CoroutineType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeGuard, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeGuard, TypeVar, cast
 
 from effectus.core._effect import AWAIT_CODE, Effect, is_effect_type
-from effectus.core._errors import UnhandledEffect
+from effectus.core._errors import EffectusError, UnhandledEffect
 from effectus.core._handler import Handler, bound_methods
 from effectus.core._site import describe_site, register_await_code, throw_into, trim
 from effectus.core._tool import Call
@@ -32,6 +32,14 @@ H = TypeVar("H", bound=Handler)
 register_await_code(AWAIT_CODE)
 
 Entry = Callable[[Any], Any]
+
+
+class Tape(Protocol):
+    """What a recording run lets the driver see: the program now running."""
+
+    coro: Coroutine[Any, Any, Any] | None
+
+
 # (group label, handler), innermost first; the label names the interpreter the handler came from
 Installed = tuple[tuple[str | None, Handler], ...]
 
@@ -82,35 +90,47 @@ def handle(program: Awaitable[R], *handlers: Handler | Interpreter) -> Handle[R]
     except TypeError:
         _close(program)  # Fix: as in `run`, a refused program must not warn "never awaited"
         raise
-    return Handle(_as_coroutine(program, "fx.handle"), installed)
+    return Handle(as_coroutine(program, "fx.handle"), installed)
 
 
-class _Push(BaseException):
+class Push(BaseException):
     """Control signal from a table entry: drive ``coro`` under ``stack``, then resume."""
 
     __slots__ = ("coro", "stack")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], stack: _Stack) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, Any], stack: Stack) -> None:
         self.coro = coro
         self.stack = stack
 
 
-class _Stack:
+class Stack:
     """A prepared handler stack: the dispatch table and what was installed, for messages."""
 
-    __slots__ = ("table", "installed", "__weakref__")
+    __slots__ = ("table", "installed", "tape", "wrap", "__weakref__")
 
-    def __init__(self, table: dict[type, Entry], installed: Installed) -> None:
+    def __init__(
+        self,
+        table: dict[type, Entry],
+        installed: Installed,
+        tape: Tape | None = None,
+        wrap: Callable[[Entry], Entry] | None = None,
+    ) -> None:
         self.table = table
         self.installed = installed
+        # A recording run: the driver keeps `tape.coro` on the running program, and misses are
+        # wrapped like the table's entries, so an unhandled effect is recorded too.
+        self.tape = tape
+        self.wrap = wrap
         table[Call] = self._enter_call
         table[Handle] = self._enter_handle
 
     @staticmethod
-    def build(installed: Installed, base: _Stack | None = None) -> _Stack:
+    def build(installed: Installed, base: Stack | None = None) -> Stack:
         """Stack ``installed`` (innermost first) in front of ``base``."""
         table = {} if base is None else dict(base.table)
         done: Installed = () if base is None else base.installed
+        tape = None if base is None else base.tape
+        wrap = None if base is None else base.wrap
         outside = base
         for label, handler in reversed(installed):
             methods = bound_methods(handler)
@@ -118,7 +138,7 @@ class _Stack:
                 outside is None or outside.installed is not done
             ):
                 # An async method runs against exactly the handlers outside its own.
-                outside = _Stack(dict(table), done)
+                outside = Stack(dict(table), done, tape, wrap)
             own: dict[type, Entry] = {
                 effect_type: _async_entry(method, outside) if is_async else method
                 for effect_type, method, is_async in methods
@@ -134,15 +154,15 @@ class _Stack:
                         break
             table.update(own)
             done = ((label, handler), *done)
-        return _Stack(table, done)
+        return Stack(table, done, tape, wrap)
 
     def _enter_call(self, call: Call[Any]) -> NoReturn:
-        raise _Push(call.coro, self)
+        raise Push(call.coro, self)
 
     def _enter_handle(self, h: Handle[Any]) -> NoReturn:
-        raise _Push(h.coro, _Stack.build(h.handlers, self))
+        raise Push(h.coro, Stack.build(h.handlers, self))
 
-    def resolve(self, request: object, program: Coroutine[Any, Any, Any]) -> Entry:
+    def resolve(self, request: object, program: Coroutine[Any, Any, Any] | None) -> Entry:
         """The entry for a type not in the table: a handled base class, or an error."""
         cls = type(request)
         if is_effect_type(cls):
@@ -156,10 +176,11 @@ class _Stack:
                         entry = self.table[base]
                         self.table[cls] = entry
                         return entry
-            return _raiser(UnhandledEffect(self._unhandled_message(request, program)))
+            missing = _raiser(UnhandledEffect(self._unhandled_message(request, program)))
+            return missing if self.wrap is None else self.wrap(missing)
         return _raiser(TypeError(_foreign_message(request, program)))
 
-    def _unhandled_message(self, effect: object, program: Coroutine[Any, Any, Any]) -> str:
+    def _unhandled_message(self, effect: object, program: Coroutine[Any, Any, Any] | None) -> str:
         name = type(effect).__name__
         lines = [f"no handler for {effect!r}", f"  at {describe_site(program)}"]
         lines += _describe_installed(self.installed)
@@ -192,7 +213,7 @@ def _describe_installed(installed: Installed) -> list[str]:
     return out
 
 
-def _foreign_message(obj: object, program: Coroutine[Any, Any, Any]) -> str:
+def _foreign_message(obj: object, program: Coroutine[Any, Any, Any] | None) -> str:
     hint = (
         "are you using a library written for asyncio? effectus programs may only await "
         "effects, tool calls and other effectus programs; run asyncio code inside a handler."
@@ -211,16 +232,16 @@ def _raiser(err: BaseException) -> Entry:
     return entry
 
 
-def _async_entry(method: Callable[[Any], Coroutine[Any, Any, Any]], outside: _Stack | None) -> Entry:
-    stack = outside if outside is not None else _Stack({}, ())
+def _async_entry(method: Callable[[Any], Coroutine[Any, Any, Any]], outside: Stack | None) -> Entry:
+    stack = outside if outside is not None else Stack({}, ())
 
     def entry(effect: object) -> NoReturn:
-        raise _Push(method(effect), stack)
+        raise Push(method(effect), stack)
 
     return entry
 
 
-def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
+def drive(coro: Coroutine[Any, Any, Any], stack: Stack) -> Any:
     """Run ``coro`` to completion under ``stack``; the hot loop of effectus.
 
     The innermost ``while`` is the whole per-effect path: resume the program, look its
@@ -228,7 +249,9 @@ def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
     nothing until something is raised; which statement raised is read from the traceback's
     line number (`_RESUME_LINES`), so the hot loop carries no flags.
     """
-    frames: list[tuple[Coroutine[Any, Any, Any], _Stack]] = []
+    frames: list[tuple[Coroutine[Any, Any, Any], Stack]] = []
+    if stack.tape is not None:
+        stack.tape.coro = coro
     table = stack.table
     send = coro.send
     value: Any = None
@@ -247,13 +270,15 @@ def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
             while True:
                 request = send(value)
                 value = table[request.__class__](request)
-        except _Push as push:
+        except Push as push:
             frames.append((coro, stack))
             coro = push.coro
             stack = push.stack
             table = stack.table
             send = coro.send
             value = None
+            if stack.tape is not None:
+                stack.tape.coro = coro
         except BaseException as failure:
             tb = failure.__traceback__
             if tb is not None and tb.tb_lineno in _RESUME_LINES:
@@ -269,10 +294,14 @@ def _drive(coro: Coroutine[Any, Any, Any], stack: _Stack) -> Any:
                 coro, stack = frames.pop()
                 table = stack.table
                 send = coro.send
+                if stack.tape is not None:
+                    stack.tape.coro = coro
             elif type(failure) is KeyError and request.__class__ not in table:
                 resolved = stack.resolve(request, coro)  # a miss: the handler never ran
             else:
                 error = failure  # the handler raised
+                if isinstance(failure, EffectusError):
+                    failure.locate(describe_site(coro))
 
 
 def _lines_resuming(code: CodeType) -> frozenset[int]:
@@ -287,13 +316,16 @@ def _lines_resuming(code: CodeType) -> frozenset[int]:
     )
 
 
-_RESUME_LINES = _lines_resuming(_drive.__code__)
+_RESUME_LINES = _lines_resuming(drive.__code__)
 
 
-def _as_coroutine(program: object, where: str) -> Coroutine[Any, Any, Any]:
+def as_coroutine(program: object, where: str) -> Coroutine[Any, Any, Any]:
     if type(program) is CoroutineType:
         return cast(Coroutine[Any, Any, Any], program)
     # Fix: an effect is an awaitable program too (`fx.handle(Name(), ...)` in `handle`'s doctest).
+    if isinstance(program, Call):
+        # isinstance leaves Call's type argument unknown to pyright; the coroutine is the tool's.
+        return program.coro  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
     if isinstance(program, (Call, Handle, Effect)):
         # (The cast: isinstance leaves the result type unknown to pyright; all three are awaitable.)
         return _await(cast("Awaitable[object]", program))
@@ -318,9 +350,27 @@ def _not_a_program(program: object, where: str) -> str:
     )
 
 
+def stack_of(interpreter: Interpreter) -> Stack:
+    """The prepared handler stack of ``interpreter`` (for recording and replaying)."""
+    return interpreter._stack  # pyright: ignore[reportPrivateUsage]  # this module's class
+
+
+def _one_interpreter(handlers: tuple[Handler | Interpreter, ...]) -> Interpreter:
+    """The interpreter ``fx.run(program, *handlers)`` uses: a lone interpreter as it is."""
+    if len(handlers) == 1 and isinstance(handlers[0], Interpreter):
+        return handlers[0]
+    return Interpreter(*handlers)
+
+
 def _flatten(handlers: tuple[object, ...], where: str) -> Installed:
     out: list[tuple[str | None, Handler]] = []
     for h in handlers:
+        if isinstance(h, Interpreter) and type(h)._execute is not Interpreter._execute:  # pyright: ignore[reportPrivateUsage]
+            raise TypeError(
+                f"{where}() cannot take {h!r} among other handlers: it records or replays runs, "
+                f"and splicing its handlers elsewhere would silently drop that.\n"
+                f"Fix: add handlers to it with .with_handlers(...), or run it alone."
+            )
         if isinstance(h, Interpreter):
             out.extend(h._installed)  # pyright: ignore[reportPrivateUsage]  # this module's class
         elif isinstance(h, Handler):
@@ -364,7 +414,7 @@ class Interpreter:
         if name is not None:
             installed = tuple((name, h) for _, h in installed)
         self._installed = installed
-        self._stack = _Stack.build(installed)
+        self._stack = Stack.build(installed)
 
     @property
     def handlers(self) -> tuple[Handler, ...]:
@@ -388,19 +438,23 @@ class Interpreter:
 
     def run(self, program: Awaitable[R]) -> R:
         """Run ``program`` to completion and return its result (or raise its error)."""
-        coro = _as_coroutine(program, "run")
+        coro = as_coroutine(program, "run")
         try:
-            return cast(R, _drive(coro, self._stack))
+            return cast(R, self._execute(coro))
         except BaseException as err:
             raise err.with_traceback(trim(err.__traceback__))
+
+    def _execute(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Drive ``coro`` to completion; recording and replaying interpreters extend this."""
+        return drive(coro, self._stack)
 
     def run_result(self, program: Awaitable[R]) -> Result[R, Exception]:
         """Run ``program`` and return ``Success(result)`` or ``Failure(exception)``."""
         from returns.result import Failure, Success
 
-        coro = _as_coroutine(program, "run_result")  # misuse raises; it is not a Failure
+        coro = as_coroutine(program, "run_result")  # misuse raises; it is not a Failure
         try:
-            return Success(cast(R, _drive(coro, self._stack)))
+            return Success(cast(R, self._execute(coro)))
         except Exception as err:  # KeyboardInterrupt and friends still propagate
             return Failure(err.with_traceback(trim(err.__traceback__)))
 
@@ -436,13 +490,13 @@ def run(program: Awaitable[R], *handlers: Handler | Interpreter) -> R:
             catch the error).
     """
     try:
-        stack = Interpreter(*handlers)._stack  # pyright: ignore[reportPrivateUsage]  # same module
+        interpreter = _one_interpreter(handlers)
     except TypeError:
         _close(program)
         raise
-    coro = _as_coroutine(program, "run")
+    coro = as_coroutine(program, "run")
     try:
-        return cast(R, _drive(coro, stack))
+        return cast(R, interpreter._execute(coro))  # pyright: ignore[reportPrivateUsage]
     except BaseException as err:
         raise err.with_traceback(trim(err.__traceback__))
 
@@ -457,7 +511,7 @@ def run_result(program: Awaitable[R], *handlers: Handler | Interpreter) -> Resul
     <Failure: no>
     """
     try:
-        interpreter = Interpreter(*handlers)
+        interpreter = _one_interpreter(handlers)
     except TypeError:
         _close(program)
         raise
@@ -467,7 +521,7 @@ def run_result(program: Awaitable[R], *handlers: Handler | Interpreter) -> Resul
 def _close(program: object) -> None:
     # A program we refuse to run must not also warn "coroutine was never awaited".
     coro = (
-        cast("Call[object] | Handle[object]", program).coro  # (cast: see _as_coroutine)
+        cast("Call[object] | Handle[object]", program).coro  # (cast: see as_coroutine)
         if isinstance(program, (Call, Handle))
         else program
     )

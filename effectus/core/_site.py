@@ -81,9 +81,9 @@ def relative(filename: str) -> str:
     return filename if rel.startswith("..") else rel
 
 
-def describe_site(program: Coroutine[Any, Any, Any]) -> str:
+def describe_site(program: Coroutine[Any, Any, Any] | None) -> str:
     """``path:line in function`` for where ``program`` is suspended."""
-    frame = await_site(program)
+    frame = None if program is None else await_site(program)
     if frame is None:
         return "<program not started or already finished>"
     return f"{relative(frame.f_code.co_filename)}:{frame.f_lineno} in {frame.f_code.co_name}"

@@ -888,7 +888,7 @@ def test_exact_effect_types_never_reach_the_slow_path(monkeypatch: pytest.Monkey
     def refuse(*args: object) -> Callable[[object], object]:
         raise AssertionError("resolve called for an exactly handled effect")
 
-    monkeypatch.setattr(_run._Stack, "resolve", refuse)
+    monkeypatch.setattr(_run.Stack, "resolve", refuse)
     assert fx.run(bump("x"), *[Constant(i) for i in range(10)], Memory()) == 1
 
 
