@@ -8,9 +8,12 @@ record, append the CRC-32 member, write the line; then read each line, check its
 it.  One loop uses orjson (what effectus uses), the other the standard library's ``json``:
 their ratio is what orjson earns.  The floor is iterating over the file's lines and nothing else.
 
-Each measurement is repeated ``repeats`` times in rotating rounds (the same method as the
-countdown); the table shows the median records per second and the spread.  The files are
-rewritten in each round, so the page cache is warm for every reader alike.
+Each measurement is repeated ``repeats`` times in rounds; each round times the three writers,
+then the five readers, each group in an order rotated by one per round (the countdown's method),
+with the garbage collector off while timing.  The records to write are built before the writers
+and dropped before the readers, so every reader starts from the same heap.  The files are
+rewritten in each round, so the page cache is warm for every reader alike.  The table shows the
+median records per second and the spread.
 
     python -m benchmarks.traces              # 1_000_000 records, 3 rounds
     python -m benchmarks.traces --quick      # 20_000 records, 2 rounds
@@ -130,9 +133,8 @@ def measure(n: int, repeats: int, log: Callable[[str], None] = lambda _: None) -
     """Write, read and verify an ``n``-record trace ``repeats`` times, with the anchors."""
     import orjson
 
-    records = list(make_records(n))
-    dicts = [_as_dict(r) for r in records]
     footer = Footer("returned", 0, n)
+    last = list(make_records(n))[-1]
 
     def stdlib_dumps(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
@@ -142,15 +144,9 @@ def measure(n: int, repeats: int, log: Callable[[str], None] = lambda _: None) -
         trace = Path(tmp) / "run.trace"
         bare_o, bare_j = Path(tmp) / "bare-orjson.jsonl", Path(tmp) / "bare-json.jsonl"
 
-        def write() -> None:
-            with TraceWriter(trace, Header.now("benchmarks.traces:countdown", None, 0)) as w:
-                for r in records:
-                    w.write(r)
-                w.close(footer)
-
         def read() -> None:
             t = read_trace(trace)
-            if len(t.records) != n or t.footer != footer or t.records[-1] != records[-1]:
+            if len(t.records) != n or t.footer != footer or t.records[-1] != last:
                 raise AssertionError("read_trace read back something else")
 
         def verify() -> None:
@@ -158,22 +154,36 @@ def measure(n: int, repeats: int, log: Callable[[str], None] = lambda _: None) -
             if not report.ok or report.records != n:
                 raise AssertionError(str(report))
 
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("write", write),
+        readers: list[tuple[str, Callable[[], object]]] = [
+            ("floor", lambda: _floor(trace)),
             ("read", read),
             ("verify", verify),
-            ("floor", lambda: _floor(trace)),
-            ("bare_orjson_write", lambda: _bare_write(bare_o, dicts, orjson.dumps)),
             ("bare_orjson_read", lambda: _bare_read(bare_o, orjson.loads)),
-            ("bare_json_write", lambda: _bare_write(bare_j, dicts, stdlib_dumps)),
             ("bare_json_read", lambda: _bare_read(bare_j, json.loads)),
         ]
-        # Writers run before their readers in every round; the rounds rotate the pairs.
-        pairs = [steps[0:4], steps[4:6], steps[6:8]]
         for r in range(repeats):
-            for pair in pairs[r % 3:] + pairs[: r % 3]:
-                for key, thunk in pair:
-                    rates[key].append(n / _timed(thunk))
+            # The records to write are built untimed, and dropped before the readers run, so
+            # that every reader starts from the same heap (as a program replaying a trace would).
+            records = list(make_records(n))
+            dicts = [_as_dict(rec) for rec in records]
+
+            def write() -> None:
+                with TraceWriter(trace, Header.now("benchmarks.traces:countdown", None, 0)) as w:
+                    for rec in records:
+                        w.write(rec)
+                    w.close(footer)
+
+            writers: list[tuple[str, Callable[[], object]]] = [
+                ("write", write),
+                ("bare_orjson_write", lambda: _bare_write(bare_o, dicts, orjson.dumps)),
+                ("bare_json_write", lambda: _bare_write(bare_j, dicts, stdlib_dumps)),
+            ]
+            for key, thunk in writers[r % 3:] + writers[: r % 3]:
+                rates[key].append(n / _timed(thunk))
+            del records, dicts, writers, write
+            gc.collect()
+            for key, thunk in readers[r % 5:] + readers[: r % 5]:
+                rates[key].append(n / _timed(thunk))
             log(f"traces: round {r + 1}/{repeats} done")
         size = os.path.getsize(trace)
     return TraceFigures(n, size / n, rates)
