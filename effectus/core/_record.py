@@ -30,7 +30,7 @@ from effectus.core._run import (
     stack_of,
 )
 from effectus.core._site import relative
-from effectus.core._trace import Footer, Header, Record, TraceWriter
+from effectus.core._trace import Footer, Header, TraceWriter
 
 __all__ = [
     "Recording",
@@ -122,7 +122,7 @@ def site_text(code: CodeType, lasti: int) -> str:
 class Tape:
     """The records of one run: appended while it runs, encoded and written in batches."""
 
-    __slots__ = ("coro", "buffer", "writer", "seq", "task")
+    __slots__ = ("coro", "buffer", "writer", "seq", "task", "_sites")
 
     def __init__(self, writer: TraceWriter, first_seq: int = 0) -> None:
         self.coro: Coroutine[Any, Any, Any] | None = None  # kept on the running program by the driver
@@ -131,6 +131,8 @@ class Tape:
         self.writer = writer
         self.seq = first_seq
         self.task = 0
+        # (id(code), lasti) -> (code, text); holding the code keeps its id from being reused
+        self._sites: dict[tuple[int, int], tuple[CodeType, str]] = {}
 
     def where(self) -> Where:
         """The code and instruction where the running program is suspended."""
@@ -157,28 +159,29 @@ class Tape:
             answer = _Encoded(encode(answer, what, self.writer.blobs))
         self.buffer.append((cls, fields, ok, answer, where[0], where[1]))
 
+    def _site(self, code: CodeType | None, lasti: int) -> str:
+        if code is None:
+            return "<unknown>"
+        known = self._sites.get((id(code), lasti))
+        if known is None:
+            known = self._sites[(id(code), lasti)] = (code, site_text(code, lasti))
+        return known[1]
+
     def flush(self) -> None:
         """Encode and write what the buffer holds."""
         batch = self.buffer[:]
         self.buffer.clear()
         blobs = self.writer.blobs
+        append = self.writer.append
+        task = self.task
         for cls, fields, ok, answer, code, lasti in batch:
             if type(fields) is _Encoded:
                 encoded_fields = fields.data
             else:
                 names = _layout(cls)[0]
-                encoded_fields = {n: encode(v) for n, v in zip(names, fields)}  # type: ignore[call-overload]
-            self.writer.write(
-                Record(
-                    seq=self.seq,
-                    task=self.task,
-                    effect=effect_name(cls),
-                    fields=encoded_fields,  # type: ignore[arg-type]
-                    ok=ok,
-                    value=answer.data if type(answer) is _Encoded else encode(answer, blobs=blobs),
-                    site=site_text(code, lasti) if code is not None else "<unknown>",
-                )
-            )
+                encoded_fields = {n: encode(v) for n, v in zip(names, cast(tuple[object, ...], fields))}
+            value = answer.data if type(answer) is _Encoded else encode(answer, blobs=blobs)
+            append(task, effect_name(cls), cast(dict[str, JSON], encoded_fields), ok, value, self._site(code, lasti))
             self.seq += 1
 
 

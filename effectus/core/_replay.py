@@ -104,6 +104,7 @@ class Replayer(Handler):
         records: int | None = None,
     ) -> None:
         self.trace = trace
+        self.blobs = trace.blobs  # built once: a property that makes a new store each time
         self.records = trace.records if records is None else trace.records[:records]
         self.position = 0
         self.live = live
@@ -145,7 +146,7 @@ class Replayer(Handler):
         record = self.records[index]
         if effect_name(type(effect)) != record.effect:
             raise self._mismatch(index, record, effect, None)
-        fields = encode_fields(effect, self.trace.blobs)
+        fields = encode_fields(effect, self.blobs)
         if fields != record.fields:
             raise self._mismatch(index, record, effect, fields)
         self.position = index + 1
@@ -154,7 +155,7 @@ class Replayer(Handler):
         elif type(effect) in self.live_types and self.live is not None:
             return self._compare_live(index, record, effect)
         else:
-            ok, answer = record.ok, decode(record.value, self.trace.blobs)
+            ok, answer = record.ok, decode(record.value, self.blobs)
         if ok:
             return answer
         raise cast(BaseException, answer)
@@ -162,11 +163,11 @@ class Replayer(Handler):
     def _compare_live(self, index: int, record: Record, effect: Effect[Any]) -> Any:
         assert self.live is not None
         value = self.live(effect)
-        if not record.ok or encode(value, blobs=self.trace.blobs) != record.value:
+        if not record.ok or encode(value, blobs=self.blobs) != record.value:
             raise self._diverge(
                 f"re-executed live, {effect!r} answered differently from record {index}\n"
                 f"  recorded:  {'error ' if not record.ok else ''}{record.value}\n"
-                f"  live:      {encode(value, blobs=self.trace.blobs)}\n"
+                f"  live:      {encode(value, blobs=self.blobs)}\n"
                 f"  at {{site}}\n  trace: {self.trace.path}"
             )
         return value

@@ -260,13 +260,21 @@ class TraceWriter:
             or type(r.site) is not str
         ):
             raise self._refusal(r)
+        self.append(r.task, r.effect, r.fields, r.ok, r.value, r.site)
+
+    def append(self, task: int, effect: str, fields: dict[str, JSON], ok: bool, value: JSON, site: str) -> None:
+        """Append the next record from its members (the recorder's path: no `Record` built).
+
+        The caller guarantees the member types that `write` checks.
+        """
+        seq = self._seq
         try:
             body = self._dumps(
-                {"t": "e", "seq": r.seq, "task": r.task, "effect": r.effect, "fields": r.fields,
-                 "ok": r.ok, "value": r.value, "site": r.site}
+                {"t": "e", "seq": seq, "task": task, "effect": effect, "fields": fields,
+                 "ok": ok, "value": value, "site": site}
             )
         except (ValueError, TypeError) as err:
-            raise TraceError(f"cannot write record {r.seq} ({r.effect}) to {self.path}: {err}") from err
+            raise TraceError(f"cannot write record {seq} ({effect}) to {self.path}: {err}") from err
         try:
             self._file.write(b'%s,"crc":"%08x"}\n' % (body[:-1], zlib.crc32(body)))
         except OSError as err:
