@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 if __package__ in (None, ""):  # `python benchmarks/traces.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from effectus.core._trace import (  # noqa: E402
+from effectus import (  # noqa: E402
     Footer,
     Header,
     Record,

@@ -22,6 +22,16 @@ from effectus.core._handler import Handler, handles
 from effectus.core._record import Recording, record
 from effectus.core._replay import Replaying, ReplayStopped, branch, replay, replaying, resume
 from effectus.core._run import Handle, Interpreter, handle, run, run_result
+from effectus.core._trace import (
+    Footer,
+    Header,
+    Record,
+    Trace,
+    TraceWriter,
+    VerifyReport,
+    read_trace,
+    verify_trace,
+)
 from effectus.core._tool import Call, Tool, tool
 
 __all__ = [
@@ -30,8 +40,10 @@ __all__ = [
     "Deadlock",
     "Effect",
     "EffectusError",
+    "Footer",
     "Handle",
     "Handler",
+    "Header",
     "InternalError",
     "Interpreter",
     "LinearityError",
@@ -39,17 +51,22 @@ __all__ = [
     "PostconditionError",
     "PreconditionError",
     "ProtocolError",
+    "Record",
     "Recording",
     "ReplayDivergence",
     "ReplayStopped",
     "Replaying",
     "Tool",
+    "Trace",
     "TraceError",
+    "TraceWriter",
     "UnhandledEffect",
+    "VerifyReport",
     "branch",
     "effect",
     "handle",
     "handles",
+    "read_trace",
     "record",
     "register_codec",
     "replay",
@@ -58,4 +75,5 @@ __all__ = [
     "run",
     "run_result",
     "tool",
+    "verify_trace",
 ]
