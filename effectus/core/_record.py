@@ -149,8 +149,9 @@ class Tape:
     def add(self, effect: object, ok: bool, answer: object, where: Where) -> None:
         """Append one record; encodes at once whatever is not an immutable scalar."""
         cls = type(effect)
-        fields: object = _layout(cls)[1](effect)
-        for value in _layout(cls)[1](effect):
+        values = _layout(cls)[1](effect)
+        fields: object = values
+        for value in values:
             if type(value) not in _ATOMIC:
                 fields = _Encoded(encode_fields(effect, self.writer.blobs))
                 break

@@ -18,7 +18,7 @@ from effectus.core._codec import JSON, CodecError, decode, encode
 from effectus.core._effect import Effect
 from effectus.core._errors import EffectusError, ReplayDivergence
 from effectus.core._handler import Handler, handles
-from effectus.core._record import effect_name, encode_fields
+from effectus.core._record import Tape, close_tape, effect_name, encode_fields, recording_stack
 from effectus.core._run import (
     Entry,
     Interpreter,
@@ -276,22 +276,11 @@ def resume(program: Awaitable[R], path: str | os.PathLike[str], interpreter: Int
         return replay(program, trace)
     coro = as_coroutine(program, "resume")
     writer = TraceWriter(Path(path), None, durable=True, fsync=fsync, append=True)
-    base = stack_of(interpreter)
-    tape_holder: list[Any] = []
-
-    def live(effect: object) -> Any:
-        return tape_holder[0](effect)
-
+    tape = Tape(writer, len(trace.records))
+    # After the recorded prefix, effects go to the live handlers, recorded onto the same trace.
+    live = _dispatcher(recording_stack(stack_of(interpreter), tape, durable=True))
     replayer = Replayer(trace, live=live)
-    stack = stack_of(Interpreter(replayer))
-    return cast(R, _resume_run(coro, stack, base, writer, len(trace.records), tape_holder, replayer))
-
-
-def _resume_run(coro: Coroutine[Any, Any, Any], stack: Stack, base: Stack, writer: TraceWriter, first_seq: int, holder: list[Any], replayer: Replayer) -> Any:
-    from effectus.core._record import Tape, close_tape, recording_stack
-
-    tape = Tape(writer, first_seq)
-    holder.append(_dispatcher(recording_stack(base, tape, durable=True)))
+    stack = stack_of(Interpreter(replayer))  # a fresh stack of our own: safe to give it the tape
     stack.tape = tape
     try:
         result = drive(coro, stack)
@@ -303,7 +292,7 @@ def _resume_run(coro: Coroutine[Any, Any, Any], stack: Stack, base: Stack, write
     close_tape(tape, writer, "returned", result)
     if replayer.divergence is not None:
         raise replayer.divergence
-    return result
+    return cast(R, result)
 
 
 def branch(
