@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -314,12 +315,22 @@ def test_decoding_a_class_from_a_module_not_imported_says_effectus_never_imports
 
 
 def test_decoding_never_triggers_a_module_getattr() -> None:
-    """Names are looked up in namespaces: a module's lazy __getattr__ (numpy's) is not called."""
-    if "numpy.testing" in sys.modules:
-        pytest.skip("numpy.testing is already imported in this process")
-    with pytest.raises(CodecError, match="does not exist in numpy"):
-        decode({"$dataclass": ["numpy:testing.Thing", {}]})
-    assert "numpy.testing" not in sys.modules
+    """Names are looked up in namespaces: a module's lazy __getattr__ (numpy's imports) is not called."""
+    calls: list[str] = []
+    lazy = types.ModuleType("effectus_test_lazy_module")
+
+    def lazy_getattr(name: str) -> object:
+        calls.append(name)
+        raise AttributeError(name)
+
+    lazy.__getattr__ = lazy_getattr  # type: ignore[method-assign]  # a PEP 562 module hook
+    sys.modules[lazy.__name__] = lazy
+    try:
+        with pytest.raises(CodecError, match="does not exist in effectus_test_lazy_module"):
+            decode({"$dataclass": [f"{lazy.__name__}:testing.Thing", {}]})
+    finally:
+        del sys.modules[lazy.__name__]
+    assert calls == []
 
 
 def test_decoding_a_non_dataclass_or_non_enum_is_refused() -> None:
