@@ -38,6 +38,7 @@ __all__ = [
     "close_tape",
     "effect_name",
     "encode_fields",
+    "outcome_json",
     "record",
     "recording_stack",
     "run_recorded",
@@ -191,18 +192,20 @@ def recording_entry(entry: Entry, tape: Tape, *, durable: bool) -> Entry:
     add = tape.add
     buffer = tape.buffer
 
+    def note(effect: object, ok: bool, answer: object, where: Where) -> None:
+        # The slow paths (errors, async answers); the hot path below inlines the same.
+        add(effect, ok, answer, where)
+        if durable or len(buffer) >= _FLUSH_EVERY:
+            tape.flush()
+
     async def answered_later(coro: Coroutine[Any, Any, Any], effect: object, where: Where) -> Any:
         # An async handler's answer arrives when its own program finishes.
         try:
             value = await coro
         except BaseException as err:
-            add(effect, False, err, where)
-            if durable:
-                tape.flush()
+            note(effect, False, err, where)
             raise
-        add(effect, True, value, where)
-        if durable:
-            tape.flush()
+        note(effect, True, value, where)
         return value
 
     def recorded(effect: object) -> Any:
@@ -212,9 +215,7 @@ def recording_entry(entry: Entry, tape: Tape, *, durable: bool) -> Entry:
         except Push as push:
             raise Push(answered_later(push.coro, effect, where), push.stack) from None
         except BaseException as err:
-            add(effect, False, err, where)
-            if durable:
-                tape.flush()
+            note(effect, False, err, where)
             raise
         add(effect, True, value, where)
         if durable or len(buffer) >= _FLUSH_EVERY:
@@ -250,7 +251,8 @@ def program_identity(coro: Coroutine[Any, Any, Any]) -> tuple[str, JSON | None]:
     return name, args
 
 
-def _encode_outcome(value: object) -> JSON:
+def outcome_json(value: object) -> JSON:
+    """A run's result or error as footers store it: encoded, or its repr when it has no codec."""
     try:
         return encode(value)
     except CodecError:
@@ -274,9 +276,9 @@ def close_tape(tape: Tape, writer: TraceWriter, outcome: str, value: object) -> 
     try:
         tape.flush()
     except BaseException as err:  # a late codec error: the trace says the run failed with it
-        writer.close(Footer(outcome="raised", value=_encode_outcome(err), records=tape.seq))
+        writer.close(Footer(outcome="raised", value=outcome_json(err), records=tape.seq))
         raise
-    writer.close(Footer(outcome=outcome, value=_encode_outcome(value), records=tape.seq))
+    writer.close(Footer(outcome=outcome, value=outcome_json(value), records=tape.seq))
 
 
 class Recording(Interpreter):

@@ -18,7 +18,14 @@ from effectus.core._codec import JSON, CodecError, decode, encode
 from effectus.core._effect import Effect
 from effectus.core._errors import EffectusError, ReplayDivergence
 from effectus.core._handler import Handler, handles
-from effectus.core._record import Tape, close_tape, effect_name, encode_fields, recording_stack
+from effectus.core._record import (
+    Tape,
+    close_tape,
+    effect_name,
+    encode_fields,
+    outcome_json,
+    recording_stack,
+)
 from effectus.core._run import (
     Entry,
     Interpreter,
@@ -27,7 +34,7 @@ from effectus.core._run import (
     drive,
     stack_of,
 )
-from effectus.core._trace import Footer, Record, Trace, TraceWriter, read_trace
+from effectus.core._trace import Record, Trace, TraceWriter, read_trace
 
 __all__ = ["Replayer", "Replaying", "ReplayStopped", "branch", "replay", "replaying", "resume"]
 
@@ -185,20 +192,13 @@ class Replayer(Handler):
             )
         footer = self.trace.footer
         if footer is not None and self.live is None and not self.substitute:
-            performed = Footer(outcome=outcome, value=_outcome_json(value), records=footer.records)
-            if (performed.outcome, performed.value) != (footer.outcome, footer.value):
+            performed = outcome_json(value)
+            if (outcome, performed) != (footer.outcome, footer.value):
                 raise self._diverge(
                     f"every effect matched, but the program's outcome differs\n"
                     f"  recorded:  {footer.outcome} {footer.value}\n"
-                    f"  performed: {outcome} {performed.value}\n  trace: {self.trace.path}"
+                    f"  performed: {outcome} {performed}\n  trace: {self.trace.path}"
                 )
-
-
-def _outcome_json(value: object) -> JSON:
-    try:
-        return encode(value)
-    except CodecError:
-        return {"$repr": repr(value)}
 
 
 def _load(trace: Trace | str | os.PathLike[str]) -> Trace:
