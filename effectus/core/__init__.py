@@ -3,7 +3,7 @@
 It imports nothing heavy (no jax, z3, ray or hypothesis), so ``import effectus`` stays fast.
 """
 
-from effectus.core._effect import Effect, effect
+from effectus.core._effect import Effect, Trap, effect
 from effectus.core._errors import (
     Deadlock,
     EffectusError,
@@ -19,9 +19,11 @@ from effectus.core._errors import (
 )
 from effectus.core._codec import CodecError, register_codec
 from effectus.core._handler import Handler, handles
+from effectus.core._loop import Cancelled, Cooperative, Scheduler, Seeded, Task, TaskError
 from effectus.core._record import Recording, record
 from effectus.core._replay import Replaying, ReplayStopped, branch, replay, replaying, resume
-from effectus.core._run import Handle, Interpreter, handle, run, run_result
+from effectus.core._run import Handle, Interpreter, handle, run, run_async, run_result
+from effectus.core._tasks import Cancel, Join, Spawn, Wait
 from effectus.core._trace import (
     Footer,
     Header,
@@ -36,7 +38,10 @@ from effectus.core._tool import Call, Tool, tool
 
 __all__ = [
     "Call",
+    "Cancel",
+    "Cancelled",
     "CodecError",
+    "Cooperative",
     "Deadlock",
     "Effect",
     "EffectusError",
@@ -46,6 +51,7 @@ __all__ = [
     "Header",
     "InternalError",
     "Interpreter",
+    "Join",
     "LinearityError",
     "PlacementError",
     "PostconditionError",
@@ -56,12 +62,19 @@ __all__ = [
     "ReplayDivergence",
     "ReplayStopped",
     "Replaying",
+    "Scheduler",
+    "Seeded",
+    "Spawn",
+    "Task",
+    "TaskError",
     "Tool",
     "Trace",
     "TraceError",
     "TraceWriter",
+    "Trap",
     "UnhandledEffect",
     "VerifyReport",
+    "Wait",
     "branch",
     "effect",
     "handle",
@@ -73,6 +86,7 @@ __all__ = [
     "replaying",
     "resume",
     "run",
+    "run_async",
     "run_result",
     "tool",
     "verify_trace",

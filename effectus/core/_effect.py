@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Generator
 from types import CodeType
-from typing import Any, Generic, TypeVar, cast, dataclass_transform, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, dataclass_transform, overload
 
-__all__ = ["Effect", "effect"]
+if TYPE_CHECKING:
+    from effectus.core._loop import Loop
+
+__all__ = ["Effect", "Trap", "effect"]
 
 R = TypeVar("R", covariant=True)
 E = TypeVar("E", bound=type[Any])
@@ -38,6 +41,25 @@ class Effect(Generic[R]):
         # local rather than `return (yield self)`: mypy --strict, no-any-return.)
         answer: R = yield self
         return answer
+
+
+class Trap(Effect[R]):
+    """An effect the scheduler answers itself (spawn, join, channels) unless a handler takes it.
+
+    `perform` runs with the scheduler's loop; it may park the running task (raise what
+    ``loop.park(...)`` returns) and wake it later with the answer.  Replay performs traps
+    again instead of answering them from the trace, since other tasks depend on them.
+    """
+
+    __slots__ = ()
+
+    def perform(self, loop: Loop) -> R:
+        """Answer this trap in ``loop`` (the running task is ``loop.current``)."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define perform(loop)")
+
+    def discard(self) -> None:
+        """Called when this trap is dropped unperformed (its task was cancelled or the run
+        ended): release what it holds, e.g. close the program a `Spawn` would have run."""
 
 
 # The code object of `Effect.__await__`: the interpreter recognises this frame when it throws an

@@ -20,13 +20,17 @@ __all__ = ["Handler", "handles"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MARK = "__effectus_handles__"
+_BLOCKING = "__effectus_blocking__"
 
 
-def handles(*effect_types: type[Effect[Any]]) -> Callable[[F], F]:
+def handles(*effect_types: type[Effect[Any]], blocking: bool = False) -> Callable[[F], F]:
     """Mark a `Handler` method as the handler of one or more effect types.
 
     The method takes the effect and returns its answer.  An ``async def`` method is run as a
     program against the handlers outside this one: awaiting an effect there forwards it.
+    ``blocking=True`` says the method blocks (file or network I/O, real sleeps): when other
+    tasks could run meanwhile, a scheduler with threads (``fx.production()``) runs it on a
+    worker thread and parks only the task that asked.
 
     >>> from dataclasses import dataclass
     >>> @dataclass(frozen=True)
@@ -63,6 +67,14 @@ def handles(*effect_types: type[Effect[Any]]) -> Callable[[F], F]:
         _check_signature(fn, effect_types)
         existing: tuple[type[Effect[Any]], ...] = getattr(fn, _MARK, ())
         setattr(fn, _MARK, existing + effect_types)
+        if blocking:
+            if inspect.iscoroutinefunction(fn):
+                raise TypeError(
+                    f"@handles(..., blocking=True) marks a plain method that blocks; "
+                    f"{fn.__qualname__} is async def, which never blocks the scheduler.\n"
+                    f"Fix: drop blocking=True."
+                )
+            setattr(fn, _BLOCKING, True)
         return fn
 
     return mark
@@ -110,6 +122,9 @@ class Handler:
     holds instances, so the same instance seen from two interpreters shares that state.
     """
 
+    #: every plain method of this handler blocks (I/O): see ``handles(..., blocking=True)``
+    blocking: ClassVar[bool] = False
+
     #: effect type -> name of the method that handles it (inherited entries included)
     _effectus_methods: ClassVar[Mapping[type[Effect[Any]], str]] = {}
 
@@ -140,12 +155,13 @@ class Handler:
         return f"{type(self).__qualname__}()"
 
 
-def bound_methods(handler: Handler) -> list[tuple[type[Effect[Any]], Callable[[Any], Any], bool]]:
-    """The handler's (effect type, bound method, is_async) triples."""
-    out: list[tuple[type[Effect[Any]], Callable[[Any], Any], bool]] = []
+def bound_methods(handler: Handler) -> list[tuple[type[Effect[Any]], Callable[[Any], Any], bool, bool]]:
+    """The handler's (effect type, bound method, is_async, blocking) quadruples."""
+    out: list[tuple[type[Effect[Any]], Callable[[Any], Any], bool, bool]] = []
     # The table is Handler's own, read by this module's helper: not a use from outside.
     table = type(handler)._effectus_methods  # pyright: ignore[reportPrivateUsage]
     for effect_type, name in table.items():
         method = getattr(handler, name)
-        out.append((effect_type, method, inspect.iscoroutinefunction(method)))
+        blocking = handler.blocking or bool(getattr(getattr(method, "__func__", method), _BLOCKING, False))
+        out.append((effect_type, method, inspect.iscoroutinefunction(method), blocking))
     return out

@@ -21,6 +21,7 @@ from typing import Any, cast
 from effectus.core._codec import JSON, BlobStore, CodecError, encode
 from effectus.core._effect import Effect
 from effectus.core._handler import Handler
+from effectus.core._loop import Scheduler, Suspend
 from effectus.core._run import (
     Entry,
     Interpreter,
@@ -48,7 +49,8 @@ __all__ = [
 _ATOMIC: frozenset[type] = frozenset({type(None), bool, int, float, str, bytes})
 _FLUSH_EVERY = 4096
 
-Where = tuple[CodeType | None, int]
+# (code, instruction, task) of the await that performed an effect
+Where = tuple[CodeType | None, int, int]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -127,11 +129,11 @@ class Tape:
 
     def __init__(self, writer: TraceWriter, first_seq: int = 0) -> None:
         self.coro: Coroutine[Any, Any, Any] | None = None  # kept on the running program by the driver
-        # (effect class, fields: atomic values or _Encoded, ok, answer or _Encoded, code, lasti)
-        self.buffer: list[tuple[type, object, bool, object, CodeType | None, int]] = []
+        # (effect class, fields: atomic values or _Encoded, ok, answer or _Encoded, code, lasti, task)
+        self.buffer: list[tuple[type, object, bool, object, CodeType | None, int, int]] = []
         self.writer = writer
         self.seq = first_seq
-        self.task = 0
+        self.task = 0  # kept on the running task by the scheduler
         # (id(code), lasti) -> (code, text); holding the code keeps its id from being reused
         self._sites: dict[tuple[int, int], tuple[CodeType, str]] = {}
 
@@ -139,13 +141,13 @@ class Tape:
         """The code and instruction where the running program is suspended."""
         c: Any = self.coro  # a coroutine object: cr_await and cr_frame are there
         if c is None:
-            return None, 0
+            return None, 0, self.task
         inner: Any = c.cr_await
         while type(inner) is CoroutineType:
             c = cast(Any, inner)
             inner = c.cr_await
         frame = c.cr_frame
-        return (frame.f_code, frame.f_lasti) if frame is not None else (None, 0)
+        return (frame.f_code, frame.f_lasti, self.task) if frame is not None else (None, 0, self.task)
 
     def add(self, effect: object, ok: bool, answer: object, where: Where) -> None:
         """Append one record; encodes at once whatever is not an immutable scalar."""
@@ -159,7 +161,7 @@ class Tape:
         if type(answer) not in _ATOMIC:
             what = f"the {'answer' if ok else 'error'} of {cls.__qualname__}"
             answer = _Encoded(encode(answer, what, self.writer.blobs))
-        self.buffer.append((cls, fields, ok, answer, where[0], where[1]))
+        self.buffer.append((cls, fields, ok, answer, *where))
 
     def _site(self, code: CodeType | None, lasti: int) -> str:
         if code is None:
@@ -175,8 +177,7 @@ class Tape:
         self.buffer.clear()
         blobs = self.writer.blobs
         append = self.writer.append
-        task = self.task
-        for cls, fields, ok, answer, code, lasti in batch:
+        for cls, fields, ok, answer, code, lasti, task in batch:
             if type(fields) is _Encoded:
                 encoded_fields = fields.data
             else:
@@ -213,7 +214,11 @@ def recording_entry(entry: Entry, tape: Tape, *, durable: bool) -> Entry:
         try:
             value = entry(effect)
         except Push as push:
-            raise Push(answered_later(push.coro, effect, where), push.stack) from None
+            raise Push(answered_later(push.coro, effect, where), push.stack, push.handler) from None
+        except Suspend as suspend:
+            # The task waits (a join, a receive, a worker thread): the answer comes at wake-up.
+            suspend.callbacks.append(lambda ok, answer: note(effect, ok, answer, where))
+            raise
         except BaseException as err:
             note(effect, False, err, where)
             raise
@@ -234,7 +239,7 @@ def recording_stack(stack: Stack, tape: Tape, *, durable: bool) -> Stack:
     table: dict[type, Entry] = {
         cls: wrap(entry) for cls, entry in stack.table.items() if issubclass(cls, Effect)
     }
-    return Stack(table, stack.installed, tape, wrap)
+    return Stack(table, stack.installed, tape, wrap, stack.scheduler)
 
 
 def program_identity(coro: Coroutine[Any, Any, Any]) -> tuple[str, JSON | None]:
@@ -300,8 +305,8 @@ class Recording(Interpreter):
         writer = TraceWriter(self._path, Header.now(program, args, self._seed), durable=self._durable, fsync=self._fsync)
         return run_recorded(coro, self._stack, writer, first_seq=0, durable=self._durable)
 
-    def with_handlers(self, *handlers: Handler | Interpreter) -> Recording:
-        return Recording(self._base.with_handlers(*handlers), self._path, durable=self._durable, fsync=self._fsync, seed=self._seed)
+    def with_handlers(self, *handlers: Handler | Interpreter, scheduler: Scheduler | None = None) -> Recording:
+        return Recording(self._base.with_handlers(*handlers, scheduler=scheduler), self._path, durable=self._durable, fsync=self._fsync, seed=self._seed)
 
     @property
     def path(self) -> Path:

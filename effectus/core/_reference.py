@@ -101,7 +101,7 @@ def _answer(request: object, handlers: Handlers) -> Any:
 
 def _method_for(handler: Handler, effect_type: type) -> Callable[[Any], Any] | None:
     """The handler's method for the most specific of its types that ``effect_type`` is."""
-    methods = {handled: method for handled, method, _ in bound_methods(handler)}
+    methods = {handled: method for handled, method, _, _ in bound_methods(handler)}
     for ancestor in effect_type.__mro__:  # the effect's own type first, `object` last
         if ancestor in methods:
             return methods[ancestor]

@@ -10,12 +10,12 @@ appending) and branches from a recording (substitute one answer, then go on live
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from effectus.core._codec import JSON, CodecError, decode, encode
-from effectus.core._effect import Effect
+from effectus.core._effect import Effect, Trap
 from effectus.core._errors import EffectusError, ReplayDivergence
 from effectus.core._handler import Handler, handles
 from effectus.core._record import (
@@ -26,6 +26,8 @@ from effectus.core._record import (
     outcome_json,
     recording_stack,
 )
+from effectus.core._loop import Picker, Scheduler, Task
+from effectus.core._stack import running_loop
 from effectus.core._run import (
     Entry,
     Interpreter,
@@ -88,6 +90,11 @@ def _field_diff(recorded: dict[str, JSON], performed: dict[str, JSON]) -> list[s
     return lines
 
 
+def _discard(effect: object) -> None:
+    if isinstance(effect, Trap):
+        cast("Trap[object]", effect).discard()
+
+
 class Replayer(Handler):
     """Answers every effect from a trace's records, in order.
 
@@ -127,6 +134,7 @@ class Replayer(Handler):
         return err
 
     def _mismatch(self, index: int, record: Record, effect: object, fields: dict[str, JSON] | None) -> ReplayDivergence:
+        _discard(effect)  # refused: e.g. the program a Spawn carried is never started
         lines = [
             f"the program diverged from its trace at record {index} (of {len(self.trace.records)})",
             f"  recorded:  {_show_recorded(record)}  at {record.site}",
@@ -157,6 +165,11 @@ class Replayer(Handler):
         if fields != record.fields:
             raise self._mismatch(index, record, effect, fields)
         self.position = index + 1
+        if isinstance(effect, Trap):
+            # Other tasks depend on what a trap does (a spawn, a send): perform it again.
+            loop = running_loop()
+            assert loop is not None
+            return effect.perform(loop)
         if index in self.substitute:
             ok, answer = self.substitute[index]
         elif type(effect) in self.live_types and self.live is not None:
@@ -205,6 +218,29 @@ def _load(trace: Trace | str | os.PathLike[str]) -> Trace:
     return trace if isinstance(trace, Trace) else read_trace(trace)
 
 
+class TraceOrder(Scheduler):
+    """Replay's scheduler: before each effect, run the task that performed the next record."""
+
+    preemptive = True
+
+    def __init__(self, replayer: Replayer) -> None:
+        self.replayer = replayer
+
+    def picker(self) -> Picker:
+        replayer = self.replayer
+
+        def pick(ready: Sequence[Task[Any]]) -> Task[Any]:
+            position = replayer.position
+            if position < len(replayer.records):
+                wanted = replayer.records[position].task
+                for task in ready:
+                    if task.id == wanted:
+                        return task
+            return ready[0]  # the record's task cannot run: its effect will show the divergence
+
+        return pick
+
+
 class Replaying(Interpreter):
     """An interpreter that answers from a trace; made by `replaying`."""
 
@@ -219,8 +255,11 @@ class Replaying(Interpreter):
         replayer.position = 0
         replayer.divergence = None
         try:
-            result = drive(coro, self._stack)
-        except (ReplayDivergence, ReplayStopped):
+            result = drive(coro, self._stack, TraceOrder(replayer))
+        except (ReplayDivergence, ReplayStopped) as err:
+            first = replayer.divergence
+            if first is not None and err is not first:
+                raise first from None  # the first mismatch (in one task) is the one to report
             raise
         except BaseException as err:
             replayer.finish("raised", err)
@@ -283,7 +322,7 @@ def resume(program: Awaitable[R], path: str | os.PathLike[str], interpreter: Int
     stack = stack_of(Interpreter(replayer))  # a fresh stack of our own: safe to give it the tape
     stack.tape = tape
     try:
-        result = drive(coro, stack)
+        result = drive(coro, stack, TraceOrder(replayer))
     except BaseException as err:
         close_tape(tape, writer, "raised", err)
         if replayer.divergence is not None and err is not replayer.divergence:

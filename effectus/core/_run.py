@@ -1,4 +1,4 @@
-"""The interpreter: drives a program, answering each effect from a dispatch table.
+"""The interpreter: an immutable handler stack, and the ways to run a program under one.
 
 Guarantees: the per-effect path is one coroutine ``send``, one dict lookup and one call,
 whatever the number of handlers installed (the table is prepared once per handler stack);
@@ -9,57 +9,37 @@ Python's stack.
 
 from __future__ import annotations
 
-import dis
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from types import CodeType, CoroutineType
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeGuard, TypeVar, cast
+from collections.abc import Awaitable, Coroutine
+from types import CoroutineType
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, cast
 
-from effectus.core._effect import AWAIT_CODE, Effect, is_effect_type
-from effectus.core._errors import EffectusError, UnhandledEffect
-from effectus.core._handler import Handler, bound_methods
-from effectus.core._site import describe_site, register_await_code, throw_into, trim
+from effectus.core._effect import Effect
+from effectus.core._handler import Handler
+from effectus.core._loop import Loop, Scheduler, drive
+from effectus.core._site import trim
+from effectus.core._stack import Entry, Handle, Installed, Push, Stack
 from effectus.core._tool import Call
 
 if TYPE_CHECKING:
     from returns.result import Result
 
-__all__ = ["Handle", "Interpreter", "handle", "run", "run_result"]
+__all__ = [
+    "Entry",
+    "Handle",
+    "Interpreter",
+    "Push",
+    "Stack",
+    "as_coroutine",
+    "drive",
+    "handle",
+    "run",
+    "run_async",
+    "run_result",
+    "stack_of",
+]
 
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 H = TypeVar("H", bound=Handler)
-
-register_await_code(AWAIT_CODE)
-
-Entry = Callable[[Any], Any]
-
-
-class Tape(Protocol):
-    """What a recording run lets the driver see: the program now running."""
-
-    coro: Coroutine[Any, Any, Any] | None
-
-
-# (group label, handler), innermost first; the label names the interpreter the handler came from
-Installed = tuple[tuple[str | None, Handler], ...]
-
-
-class Handle(Generic[R_co]):
-    """A program run under extra, innermost handlers; see `handle`."""
-
-    __slots__ = ("coro", "handlers")
-
-    def __init__(self, coro: Coroutine[Any, Any, R_co], handlers: Installed) -> None:
-        self.coro = coro
-        self.handlers = handlers
-
-    def __await__(self) -> Generator[Handle[R_co], Any, R_co]:
-        answer: R_co = yield self  # a typed local, for mypy --strict (no-any-return)
-        return answer
-
-
-# (Read through `vars`: pyright sees `Handle.__await__` of the bare class as partially unknown.)
-register_await_code(vars(Handle)["__await__"].__code__)
 
 
 def handle(program: Awaitable[R], *handlers: Handler | Interpreter) -> Handle[R]:
@@ -93,230 +73,6 @@ def handle(program: Awaitable[R], *handlers: Handler | Interpreter) -> Handle[R]
     return Handle(as_coroutine(program, "fx.handle"), installed)
 
 
-class Push(BaseException):
-    """Control signal from a table entry: drive ``coro`` under ``stack``, then resume."""
-
-    __slots__ = ("coro", "stack")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], stack: Stack) -> None:
-        self.coro = coro
-        self.stack = stack
-
-
-class Stack:
-    """A prepared handler stack: the dispatch table and what was installed, for messages."""
-
-    __slots__ = ("table", "installed", "tape", "wrap", "__weakref__")
-
-    def __init__(
-        self,
-        table: dict[type, Entry],
-        installed: Installed,
-        tape: Tape | None = None,
-        wrap: Callable[[Entry], Entry] | None = None,
-    ) -> None:
-        self.table = table
-        self.installed = installed
-        # A recording run: the driver keeps `tape.coro` on the running program, and misses are
-        # wrapped like the table's entries, so an unhandled effect is recorded too.
-        self.tape = tape
-        self.wrap = wrap
-        table[Call] = self._enter_call
-        table[Handle] = self._enter_handle
-
-    @staticmethod
-    def build(installed: Installed, base: Stack | None = None) -> Stack:
-        """Stack ``installed`` (innermost first) in front of ``base``."""
-        table = {} if base is None else dict(base.table)
-        done: Installed = () if base is None else base.installed
-        tape = None if base is None else base.tape
-        wrap = None if base is None else base.wrap
-        outside = base
-        for label, handler in reversed(installed):
-            methods = bound_methods(handler)
-            if any(is_async for _, _, is_async in methods) and (
-                outside is None or outside.installed is not done
-            ):
-                # An async method runs against exactly the handlers outside its own.
-                outside = Stack(dict(table), done, tape, wrap)
-            own: dict[type, Entry] = {
-                effect_type: _async_entry(method, outside) if is_async else method
-                for effect_type, method, is_async in methods
-            }
-            # Fix (precedence of subclass effects): the innermost handler whose types match the
-            # effect wins, as with nested `except` clauses.  An outer handler's entry for a
-            # subclass of a type this handler handles is shadowed by this handler's most
-            # specific match, or an inner catch-all (`@handles(Effect)`) would be skipped.
-            for known in [k for k in table if k not in own and is_effect_type(k)]:
-                for ancestor in known.__mro__:
-                    if ancestor in own:
-                        table[known] = own[ancestor]
-                        break
-            table.update(own)
-            done = ((label, handler), *done)
-        return Stack(table, done, tape, wrap)
-
-    def _enter_call(self, call: Call[Any]) -> NoReturn:
-        raise Push(call.coro, self)
-
-    def _enter_handle(self, h: Handle[Any]) -> NoReturn:
-        raise Push(h.coro, Stack.build(h.handlers, self))
-
-    def resolve(self, request: object, program: Coroutine[Any, Any, Any] | None) -> Entry:
-        """The entry for a type not in the table: a handled base class, or an error."""
-        cls = type(request)
-        if is_effect_type(cls):
-            # Fix (precedence of subclass effects): search handlers innermost first, each for its
-            # most specific base of `cls`.  `build` keeps `table[base]` that handler's entry.
-            for _, handler in self.installed:
-                # Handler's own table, read by the interpreter it was written for.
-                handled = type(handler)._effectus_methods  # pyright: ignore[reportPrivateUsage]
-                for base in cls.__mro__[1:]:
-                    if base in handled:
-                        entry = self.table[base]
-                        self.table[cls] = entry
-                        return entry
-            missing = _raiser(UnhandledEffect(self._unhandled_message(request, program)))
-            return missing if self.wrap is None else self.wrap(missing)
-        return _raiser(TypeError(_foreign_message(request, program)))
-
-    def _unhandled_message(self, effect: object, program: Coroutine[Any, Any, Any] | None) -> str:
-        name = type(effect).__name__
-        lines = [f"no handler for {effect!r}", f"  at {describe_site(program)}"]
-        lines += _describe_installed(self.installed)
-        standard = type(effect).__module__.startswith("effectus.")
-        fix = (
-            f"Fix: add a handler for {name}, or run under fx.production() or fx.testing()."
-            if standard
-            else f"Fix: add a handler with a method marked @fx.handles({name}) to the handlers "
-            f"you run with, e.g. fx.run(program, YourHandler(), fx.testing())."
-        )
-        lines.append(fix)
-        return "\n".join(lines)
-
-
-def _describe_installed(installed: Installed) -> list[str]:
-    if not installed:
-        return ["  installed: nothing (no handlers were given)"]
-    groups: list[tuple[str, list[str]]] = []
-    for label, handler in installed:
-        title = label if label is not None else repr(handler)
-        names = [t.__name__ for t in type(handler).handled()]
-        if groups and groups[-1][0] == title and label is not None:
-            groups[-1][1].extend(names)
-        else:
-            groups.append((title, names))
-    out: list[str] = []
-    for i, (title, names) in enumerate(groups):
-        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-        out.append(f"  {'installed:' if i == 0 else '          '} {title} — handles {shown or 'nothing'}")
-    return out
-
-
-def _foreign_message(obj: object, program: Coroutine[Any, Any, Any] | None) -> str:
-    hint = (
-        "are you using a library written for asyncio? effectus programs may only await "
-        "effects, tool calls and other effectus programs; run asyncio code inside a handler."
-    )
-    return (
-        f"a program awaited {obj!r} (type={type(obj).__qualname__}), which is not an effect\n"
-        f"  at {describe_site(program)}\n"
-        f"Hint: {hint}"
-    )
-
-
-def _raiser(err: BaseException) -> Entry:
-    def entry(_: object) -> NoReturn:
-        raise err
-
-    return entry
-
-
-def _async_entry(method: Callable[[Any], Coroutine[Any, Any, Any]], outside: Stack | None) -> Entry:
-    stack = outside if outside is not None else Stack({}, ())
-
-    def entry(effect: object) -> NoReturn:
-        raise Push(method(effect), stack)
-
-    return entry
-
-
-def drive(coro: Coroutine[Any, Any, Any], stack: Stack) -> Any:
-    """Run ``coro`` to completion under ``stack``; the hot loop of effectus.
-
-    The innermost ``while`` is the whole per-effect path: resume the program, look its
-    request up, call the entry.  Everything else happens in the ``except`` clauses, which cost
-    nothing until something is raised; which statement raised is read from the traceback's
-    line number (`_RESUME_LINES`), so the hot loop carries no flags.
-    """
-    frames: list[tuple[Coroutine[Any, Any, Any], Stack]] = []
-    if stack.tape is not None:
-        stack.tape.coro = coro
-    table = stack.table
-    send = coro.send
-    value: Any = None
-    request: Any = None
-    error: BaseException | None = None  # to raise inside the program at its await
-    resolved: Entry | None = None  # the entry found for a request the table missed
-    while True:
-        try:
-            if error is not None:
-                pending, error = error, None
-                request = throw_into(coro, pending)
-                value = table[request.__class__](request)
-            elif resolved is not None:
-                entry, resolved = resolved, None
-                value = entry(request)
-            while True:
-                request = send(value)
-                value = table[request.__class__](request)
-        except Push as push:
-            frames.append((coro, stack))
-            coro = push.coro
-            stack = push.stack
-            table = stack.table
-            send = coro.send
-            value = None
-            if stack.tape is not None:
-                stack.tape.coro = coro
-        except BaseException as failure:
-            tb = failure.__traceback__
-            if tb is not None and tb.tb_lineno in _RESUME_LINES:
-                # The program itself returned or raised.
-                if not frames:
-                    if type(failure) is StopIteration:
-                        return failure.value
-                    raise
-                if type(failure) is StopIteration:
-                    value = failure.value
-                else:
-                    error = failure
-                coro, stack = frames.pop()
-                table = stack.table
-                send = coro.send
-                if stack.tape is not None:
-                    stack.tape.coro = coro
-            elif type(failure) is KeyError and request.__class__ not in table:
-                resolved = stack.resolve(request, coro)  # a miss: the handler never ran
-            else:
-                error = failure  # the handler raised
-                if isinstance(failure, EffectusError):
-                    failure.locate(describe_site(coro))
-
-
-def _lines_resuming(code: CodeType) -> frozenset[int]:
-    """Lines of ``code`` that resume the program: where ``send`` or ``throw_into`` is loaded."""
-    return frozenset(
-        ins.positions.lineno
-        for ins in dis.get_instructions(code)
-        if ins.argval in ("send", "throw_into")
-        and ins.opname in ("LOAD_FAST", "LOAD_GLOBAL")
-        and ins.positions is not None
-        and ins.positions.lineno is not None
-    )
-
-
-_RESUME_LINES = _lines_resuming(drive.__code__)
 
 
 def as_coroutine(program: object, where: str) -> Coroutine[Any, Any, Any]:
@@ -362,6 +118,14 @@ def _one_interpreter(handlers: tuple[Handler | Interpreter, ...]) -> Interpreter
     return Interpreter(*handlers)
 
 
+def _scheduler_of(handlers: tuple[object, ...]) -> Scheduler | None:
+    """The scheduler of the innermost interpreter among ``handlers`` that has one."""
+    for h in handlers:
+        if isinstance(h, Interpreter) and h.scheduler is not None:
+            return h.scheduler
+    return None
+
+
 def _flatten(handlers: tuple[object, ...], where: str) -> Installed:
     out: list[tuple[str | None, Handler]] = []
     for h in handlers:
@@ -405,25 +169,43 @@ class Interpreter:
         *handlers: `Handler` instances or other interpreters (whose handlers are spliced in
             place), innermost first.
         name: how this group of handlers is named in error messages, e.g. ``"testing()"``.
+        scheduler: how concurrent tasks take turns: `Cooperative` (the default; each runs
+            until it blocks) or `Seeded` (switch before every effect, seeded).  By default,
+            that of the innermost interpreter given among ``handlers``.
     """
 
     __slots__ = ("_installed", "_stack")
 
-    def __init__(self, *handlers: Handler | Interpreter, name: str | None = None) -> None:
+    def __init__(
+        self, *handlers: Handler | Interpreter, name: str | None = None, scheduler: Scheduler | None = None
+    ) -> None:
         installed = _flatten(handlers, "fx.Interpreter")
         if name is not None:
             installed = tuple((name, h) for _, h in installed)
+        if scheduler is not None and not isinstance(scheduler, Scheduler):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(
+                f"fx.Interpreter(scheduler={scheduler!r}): expected fx.Cooperative(...) or "
+                f"fx.Seeded(...) (type={type(scheduler).__qualname__})."
+            )
         self._installed = installed
-        self._stack = Stack.build(installed)
+        self._stack = Stack.build(installed, scheduler=scheduler or _scheduler_of(handlers))
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """How concurrent tasks take turns in this interpreter's runs (None: `Cooperative`)."""
+        return self._stack.scheduler
 
     @property
     def handlers(self) -> tuple[Handler, ...]:
         """The installed handler instances, innermost first."""
         return tuple(h for _, h in self._installed)
 
-    def with_handlers(self, *handlers: Handler | Interpreter) -> Interpreter:
-        """A new interpreter with ``handlers`` installed in front of (inside) these."""
-        return Interpreter(*handlers, self)
+    def with_handlers(self, *handlers: Handler | Interpreter, scheduler: Scheduler | None = None) -> Interpreter:
+        """A new interpreter with ``handlers`` installed in front of (inside) these.
+
+        The scheduler is kept unless ``scheduler`` is given.
+        """
+        return Interpreter(*handlers, self, scheduler=scheduler or self.scheduler)
 
     def handler(self, kind: type[H]) -> H:
         """The innermost installed handler that is an instance of ``kind``.
@@ -497,6 +279,46 @@ def run(program: Awaitable[R], *handlers: Handler | Interpreter) -> R:
     coro = as_coroutine(program, "run")
     try:
         return cast(R, interpreter._execute(coro))  # pyright: ignore[reportPrivateUsage]
+    except BaseException as err:
+        raise err.with_traceback(trim(err.__traceback__))
+
+
+async def run_async(program: Awaitable[R], *handlers: Handler | Interpreter) -> R:
+    """Run ``program`` inside a running asyncio application; ``await`` it from asyncio code.
+
+    Like `run`, but while the program's tasks wait — for ``blocking=True`` handler methods on
+    worker threads, or for asyncio futures that ``async`` handler methods await (an HTTP
+    client's, say) — the asyncio event loop keeps serving the rest of the application.
+    Programs themselves still await only effects.
+
+    >>> import asyncio, effectus as fx
+    >>> async def main() -> float:
+    ...     await fx.Sleep(2)
+    ...     return await fx.Now() - 1767225600.0
+    >>> asyncio.run(fx.run_async(main(), fx.testing()))
+    2.0
+
+    Raises:
+        TypeError: as `run`; also for a recording or replaying interpreter, which
+            ``run_async`` does not support yet.
+    """
+    import asyncio
+
+    try:
+        interpreter = _one_interpreter(handlers)
+        if type(interpreter)._execute is not Interpreter._execute:  # pyright: ignore[reportPrivateUsage]
+            raise TypeError(
+                f"fx.run_async() cannot run {interpreter!r} yet: recording and replaying run "
+                f"synchronously.\nFix: record or replay with fx.run(...) (in a thread, from "
+                f"asyncio: `await asyncio.to_thread(interpreter.run, program)`)."
+            )
+    except TypeError:
+        _close(program)
+        raise
+    coro = as_coroutine(program, "run_async")
+    loop = Loop(interpreter._stack)  # pyright: ignore[reportPrivateUsage]  # this module's class
+    try:
+        return cast(R, await loop.run_async(coro, asyncio.get_running_loop()))
     except BaseException as err:
         raise err.with_traceback(trim(err.__traceback__))
 

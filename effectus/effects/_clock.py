@@ -11,6 +11,7 @@ import time
 from typing import cast
 
 from effectus.core import Effect, Handler, effect, handles
+from effectus.core._stack import running_loop
 
 __all__ = ["Now", "RealClock", "Sleep", "VirtualClock"]
 
@@ -89,13 +90,16 @@ class RealClock(Handler):
     def now(self, e: Now) -> float:
         return time.time()
 
-    @handles(Sleep)
+    @handles(Sleep, blocking=True)
     def sleep(self, e: Sleep) -> None:
         time.sleep(e.seconds)
 
 
 class VirtualClock(Handler):
     """A clock in memory: `Now` reads ``now`` and `Sleep` advances it instantly.
+
+    With several tasks, a sleeping task waits while others can run; when every task is
+    waiting, the clock jumps to the earliest wake-up time.
 
     Used by ``fx.testing()``.  Read ``now`` from outside to see how much time a program
     slept through.
@@ -133,7 +137,17 @@ class VirtualClock(Handler):
 
     @handles(Sleep)
     def sleep(self, e: Sleep) -> None:
-        self.now += e.seconds
+        loop = running_loop()
+        if loop is None or loop.live <= 1:
+            self.now += e.seconds
+            return
+        # Other tasks may run meanwhile: time moves on only when every task is waiting.
+        deadline = self.now + e.seconds
+
+        def fire() -> None:
+            self.now = max(self.now, deadline)
+
+        raise loop.sleep_until(deadline, fire)
 
     def __repr__(self) -> str:
         return f"VirtualClock(now={self.now!r})"

@@ -493,6 +493,8 @@ class RealFiles(_ByteStore):
     ('a/b.txt',)
     """
 
+    blocking = True  # disk I/O: under fx.production(), other tasks run meanwhile
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         full: str = os.path.abspath(os.fspath(root))
         if not os.path.isdir(full):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
-from effectus.core import Interpreter
+from effectus.core import Cooperative, Interpreter, Seeded
 from effectus.effects._clock import DEFAULT_START, RealClock, VirtualClock
 from effectus.effects._files import MemoryFiles, RealFiles
 from effectus.effects._log import MemoryLog, StdlibLog
@@ -30,7 +30,9 @@ def production(
     """The interpreter for real runs: real clock, OS randomness, stdlib logging, real files.
 
     Handlers, innermost first: `MemoryState`, `RealClock`, `SystemRandom`, `StdlibLog`,
-    ``RealFiles(root)``, `Raise`, ``PolicyChoice(choice)``.  Add your own in front with
+    ``RealFiles(root)``, `Raise`, ``PolicyChoice(choice)``.  Tasks take turns cooperatively,
+    and file I/O and sleeps run on up to 8 worker threads while other tasks go on
+    (``Cooperative(threads=8)``).  Add your own in front with
     ``production().with_handlers(...)``.
 
     Args:
@@ -57,6 +59,7 @@ def production(
         Raise(),
         PolicyChoice(choice),
         name="production()",
+        scheduler=Cooperative(threads=8),
     )
 
 
@@ -71,7 +74,8 @@ def testing(
 
     Handlers, innermost first: ``MemoryState(state)``, ``VirtualClock(start)``,
     ``SeededRandom(seed)``, `MemoryLog`, ``MemoryFiles(files)``, `Raise`,
-    ``SeededChoice(seed)``.  Read what a program did afterwards from the handlers, e.g.
+    ``SeededChoice(seed)``; tasks interleave before every effect in an order drawn from
+    ``seed`` (``Seeded(seed)``).  Read what a program did afterwards from the handlers, e.g.
     ``interp.handler(MemoryFiles).snapshot()`` or ``interp.handler(MemoryLog).records``.
 
     Args:
@@ -109,4 +113,5 @@ def testing(
         Raise(),
         SeededChoice(seed),
         name=f"testing(seed={seed!r})",
+        scheduler=Seeded(seed),
     )

@@ -4,6 +4,21 @@ Session types (`Send`, `Recv`, `Select`, `Offer`, `Rec`, `Var`, `End` and their 
 here; linear resources, refinement and tensor types are filled in by later issues.
 """
 
+from effectus.types._multiparty import (
+    GLOBAL_END,
+    Choice,
+    Global,
+    GlobalEnd,
+    GlobalRec,
+    GlobalVar,
+    Message,
+    choice,
+    global_rec,
+    message,
+    project,
+    project_all,
+    roles,
+)
 from effectus.types._session import (
     END,
     End,
@@ -26,8 +41,15 @@ from effectus.types._session import (
 )
 
 __all__ = [
+    "Choice",
     "END",
     "End",
+    "GLOBAL_END",
+    "Global",
+    "GlobalEnd",
+    "GlobalRec",
+    "GlobalVar",
+    "Message",
     "Offer",
     "Rec",
     "Recv",
@@ -36,11 +58,17 @@ __all__ = [
     "Session",
     "Var",
     "check",
+    "choice",
     "dual",
     "expects",
+    "global_rec",
+    "message",
     "offer",
+    "project",
+    "project_all",
     "rec",
     "recv",
+    "roles",
     "select",
     "send",
     "unfold",

@@ -49,7 +49,7 @@ REVEALS = [
     Reveal('reveal_type(await describe(2, unit="boxes"))', "str", "str"),
     Reveal("reveal_type(await service.scaled(3))", "float", "float"),
     # Scoped handlers: fx.handle(...) is a program of the same result type.
-    Reveal("reveal_type(scoped)", "effectus.core._run.Handle[int]", "Handle[int]"),
+    Reveal("reveal_type(scoped)", "effectus.core._stack.Handle[int]", "Handle[int]"),
     Reveal("reveal_type(await scoped)", "int", "int"),
     # Running.
     Reveal('reveal_type(fx.run(bump("x"), Memory()))', "int", "int"),
