@@ -60,6 +60,7 @@ from effectus.core import (
     verify_trace,
 )
 from effectus.effects import (
+    Acquire,
     Choose,
     DeleteFile,
     Fail,
@@ -77,18 +78,22 @@ from effectus.effects import (
     RandomInt,
     ReadBytes,
     ReadFile,
+    Release,
     Shuffle,
     Sleep,
     WriteBytes,
     WriteFile,
+    acquire,
     outcomes,
     production,
     testing,
 )
+from effectus.types import Endpoint, Linear, Open
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Acquire",
     "Call",
     "Cancel",
     "Cancelled",
@@ -99,6 +104,7 @@ __all__ = [
     "DeleteFile",
     "Effect",
     "EffectusError",
+    "Endpoint",
     "Fail",
     "FileExists",
     "Footer",
@@ -109,12 +115,14 @@ __all__ = [
     "InternalError",
     "Interpreter",
     "Join",
+    "Linear",
     "LinearityError",
     "ListFiles",
     "Log",
     "Measure",
     "Modify",
     "Now",
+    "Open",
     "Outcome",
     "PlacementError",
     "PostconditionError",
@@ -128,6 +136,7 @@ __all__ = [
     "ReadFile",
     "Record",
     "Recording",
+    "Release",
     "ReplayDivergence",
     "ReplayStopped",
     "Replaying",
@@ -149,6 +158,7 @@ __all__ = [
     "WriteBytes",
     "WriteFile",
     "__version__",
+    "acquire",
     "branch",
     "effect",
     "handle",

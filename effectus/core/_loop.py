@@ -245,6 +245,7 @@ class Loop:
         self.bridge: asyncio.AbstractEventLoop | None = None
         self._signal: asyncio.Event | None = None
         self.decisions = 0  # scheduling choices made among two or more tasks
+        self.serial = itertools.count()  # numbers what a run creates (channels), alike on replay
 
     # --- tasks ------------------------------------------------------------------------------
 
@@ -651,6 +652,10 @@ class Loop:
         for t in blocked:
             lines.append(f"  {t.describe()} at {describe_site(t.coro)}")
             lines.append(f"      waits for: {t.waiting}")
+        for t in self.tasks:
+            if t.state is _DONE and not t.ok and not t.joined:
+                first = str(t.outcome).partition("\n")[0]
+                lines.append(f"  {t.describe()} raised {type(t.outcome).__name__}: {first}")
         lines.append(
             "Fix: make sure each receive has a matching send and each join a task that can "
             "finish; fx.explore(...) finds the interleaving that leads here."

@@ -6,6 +6,7 @@ user's ``await`` line; `trim` removes the interpreter's own frames from a traceb
 
 from __future__ import annotations
 
+import inspect
 import os
 import sysconfig
 from collections.abc import Coroutine, Generator
@@ -13,9 +14,20 @@ from pathlib import Path
 from types import CodeType, CoroutineType, FrameType, GeneratorType, TracebackType
 from typing import Any, cast
 
-__all__ = ["await_site", "describe_site", "register_await_code", "relative", "throw_into", "trim"]
+__all__ = [
+    "Site",
+    "await_site",
+    "caller_site",
+    "describe_site",
+    "program_site",
+    "register_await_code",
+    "relative",
+    "throw_into",
+    "trim",
+]
 
 _CORE_DIR = str(Path(__file__).resolve().parent) + os.sep
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 _STDLIB_DIR = str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep
 # Installed packages live under the stdlib folder in most layouts, but are user code.
 _SITE_DIRS = tuple(
@@ -71,6 +83,48 @@ def await_site(program: Coroutine[Any, Any, Any]) -> FrameType | None:
         if frame is None or not _is_stdlib(f.f_code.co_filename):
             frame = f
     return frame
+
+
+def _is_library(filename: str) -> bool:
+    # effectus.examples ships inside the package but is user code.
+    return filename.startswith(_PACKAGE_DIR) and not filename.startswith(_PACKAGE_DIR + "examples")
+
+
+class Site:
+    """A place in the user's code, formatted ``path:line in function`` only when shown."""
+
+    __slots__ = ("filename", "line", "function")
+
+    def __init__(self, filename: str, line: int, function: str) -> None:
+        self.filename = filename
+        self.line = line
+        self.function = function
+
+    def __str__(self) -> str:
+        if not self.filename:
+            return "<unknown>"
+        return f"{relative(self.filename)}:{self.line} in {self.function}"
+
+    __repr__ = __str__
+
+
+def caller_site() -> Site:
+    """The innermost frame outside effectus: the user's call (cheap; formatted lazily)."""
+    here = inspect.currentframe()
+    frame = None if here is None else here.f_back
+    while frame is not None and _is_library(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return Site("", 0, "")
+    return Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+
+
+def program_site(program: Coroutine[Any, Any, Any] | None) -> Site:
+    """Where ``program`` is suspended (cheap; formatted lazily)."""
+    frame = None if program is None else await_site(program)
+    if frame is None:
+        return Site("", 0, "")
+    return Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
 def relative(filename: str) -> str:

@@ -6,6 +6,7 @@ State (`Get`, `Put`, `Modify`), clock (`Now`, `Sleep`), random (`RandomFloat`, `
 `Choose`, explored exhaustively by `outcomes`); `production` and `testing` bundle the handlers.
 """
 
+from effectus.effects._resources import Acquire, Release, acquire
 from effectus.effects._choose import (
     ChoicePolicy,
     Choose,
@@ -41,6 +42,7 @@ from effectus.effects._random import (
 from effectus.effects._state import Get, MemoryState, Modify, Put
 
 __all__ = [
+    "Acquire",
     "ChoicePolicy",
     "Choose",
     "DeleteFile",
@@ -68,6 +70,7 @@ __all__ = [
     "ReadFile",
     "RealClock",
     "RealFiles",
+    "Release",
     "SeededChoice",
     "SeededRandom",
     "Shuffle",
@@ -77,6 +80,7 @@ __all__ = [
     "VirtualClock",
     "WriteBytes",
     "WriteFile",
+    "acquire",
     "outcomes",
     "production",
     "testing",

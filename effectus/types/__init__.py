@@ -1,9 +1,13 @@
 """Types of effectus: linear resources, session types, refinement and tensor types.
 
-Session types (`Send`, `Recv`, `Select`, `Offer`, `Rec`, `Var`, `End` and their builders) are
-here; linear resources, refinement and tensor types are filled in by later issues.
+Here: linear values (`Linear`), binary session types (`Send`, `Recv`, `Select`, `Offer`,
+`Rec`, `Var`, `End` and their builders), channels whose endpoints follow them (`Open`,
+`Endpoint`), and multiparty protocols projected to each role (`message`, `choice`,
+`project`).  Refinement and tensor types are filled in by later issues.
 """
 
+from effectus.types._channel import ChooseOn, CloseOn, Endpoint, OfferOn, Open, RecvOn, SendOn
+from effectus.types._linear import Linear
 from effectus.types._multiparty import (
     GLOBAL_END,
     Choice,
@@ -42,19 +46,27 @@ from effectus.types._session import (
 
 __all__ = [
     "Choice",
+    "ChooseOn",
+    "CloseOn",
     "END",
     "End",
+    "Endpoint",
     "GLOBAL_END",
     "Global",
     "GlobalEnd",
     "GlobalRec",
     "GlobalVar",
+    "Linear",
     "Message",
     "Offer",
+    "OfferOn",
+    "Open",
     "Rec",
     "Recv",
+    "RecvOn",
     "Select",
     "Send",
+    "SendOn",
     "Session",
     "Var",
     "check",

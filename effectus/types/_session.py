@@ -25,6 +25,7 @@ rec loop . +{add: !int . loop, quit: ?str . end}
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -517,6 +518,17 @@ def unfold(p: Session) -> Step:
     >>> print(unfold(rec("x", lambda x: send(int, x))))
     !int . rec x . !int . x
     """
+    if isinstance(p, Rec):
+        return _unfold_rec(p)  # endpoints unfold at every step of a loop: cached
+    return _unfold(p)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unfold_rec(p: Rec) -> Step:
+    return _unfold(p)
+
+
+def _unfold(p: Session) -> Step:
     while True:
         match p:
             case Rec(name=name, body=body):
