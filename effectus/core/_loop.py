@@ -97,7 +97,7 @@ class Task(Generic[R_co]):
     __slots__ = (
         "id", "name", "loop", "coro", "stack", "frames", "in_handler", "value", "error",
         "pending", "state", "waiting", "on_cancel", "callbacks", "ok", "outcome", "joined",
-        "watchers", "linear", "cancelling", "ticket",
+        "watchers", "linear", "cancelling", "ticket", "returned",
     )
 
     def __init__(self, loop: Loop, id: int, name: str, coro: Coroutine[Any, Any, Any], stack: Stack) -> None:
@@ -120,6 +120,7 @@ class Task(Generic[R_co]):
         self.joined = False  # its outcome was taken by Join or seen by Wait
         self.watchers: list[Callable[[Task[Any]], None]] = []  # told when it finishes
         self.linear: list[Any] = []  # live linear values it holds, oldest first
+        self.returned: list[Any] = []  # linear values it returned, for its joiner to own
         self.cancelling = False
         self.ticket = 0  # counts parks: a late answer to an earlier wait is ignored
 
@@ -151,6 +152,8 @@ class Scheduler:
     preemptive: bool = False
     #: worker threads for ``blocking=True`` handler methods (0: run them inline)
     threads: int = 0
+    #: (preemptive only) consult the picker even when one task can run: it sees every step
+    every_step: bool = False
 
     def picker(self) -> Picker | None:
         """A fresh chooser for one run (``None``: first come, first served)."""
@@ -231,6 +234,7 @@ class Loop:
         self.scheduler = scheduler
         self.preemptive = scheduler.preemptive
         self.pick = scheduler.picker()
+        self.every_step = scheduler.every_step
         self.threads = scheduler.threads
         self.tasks: list[Task[Any]] = []
         self.ready: deque[Task[Any]] = deque()  # to step next
@@ -504,6 +508,11 @@ class Loop:
 
     def _finish(self, task: Task[Any], ok: bool, failure: BaseException) -> None:
         outcome: object = failure.value if ok and isinstance(failure, StopIteration) else failure
+        if ok and task.linear:
+            # Linear values the task returns are not leaked: they go to whoever joins it.
+            task.returned = returned_linear(outcome, task.linear)
+            for value in task.returned:
+                value.transfer(None)
         if task.linear:
             cleanup = _release_live(task, ok, outcome)
             if cleanup is not None:
@@ -535,10 +544,10 @@ class Loop:
         runnable = self.runnable
         if not runnable:
             return None
-        if len(runnable) == 1 or self.pick is None:
+        if self.pick is None or (len(runnable) == 1 and not self.every_step):
             chosen = runnable[0]
         else:
-            self.decisions += 1
+            self.decisions += len(runnable) > 1
             chosen = self.pick(runnable)
         runnable.remove(chosen)
         return chosen
@@ -678,6 +687,17 @@ class Loop:
                         c.close()
                     except BaseException:  # a program that awaits in `finally` cannot finish
                         pass
+
+
+def returned_linear(outcome: object, live: Sequence[Any]) -> list[Any]:
+    """The live linear values among ``outcome``, or the items of a returned tuple, list or dict."""
+    if isinstance(outcome, (tuple, list)):
+        candidates: list[object] = list(cast("tuple[object, ...] | list[object]", outcome))
+    elif isinstance(outcome, dict):
+        candidates = list(cast("dict[object, object]", outcome).values())
+    else:
+        candidates = [outcome]
+    return [v for v in candidates if any(v is held for held in live)]
 
 
 def _is_asyncio_future(obj: object) -> bool:

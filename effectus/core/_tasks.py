@@ -44,8 +44,12 @@ def _is_task(value: object) -> TypeGuard[Task[Any]]:
     return isinstance(value, Task)
 
 
-def _outcome(task: Task[R]) -> R:
+def _outcome(task: Task[R], joiner: Task[Any]) -> R:
     if task.ok:
+        # Linear values the task returned now belong to the joiner.
+        for value in task.returned:
+            if not value.used:
+                value.transfer(joiner)
         return cast(R, task.outcome)
     raise cast(BaseException, task.outcome)
 
@@ -132,10 +136,15 @@ class Join(Trap[R]):
             )
         task.joined = True
         if task.done:
-            return _outcome(task)
+            return _outcome(task, me)
 
         def finished(t: Task[Any]) -> None:
-            loop.wake(me, t.ok, t.outcome)
+            try:
+                value: object = _outcome(t, me)
+            except BaseException as err:
+                loop.wake(me, False, err)
+                return
+            loop.wake(me, True, value)
 
         def undo() -> None:
             task.watchers.remove(finished)

@@ -6,6 +6,7 @@ State (`Get`, `Put`, `Modify`), clock (`Now`, `Sleep`), random (`RandomFloat`, `
 `Choose`, explored exhaustively by `outcomes`); `production` and `testing` bundle the handlers.
 """
 
+from effectus.effects._explore import Exploration, explore
 from effectus.effects._resources import Acquire, Release, acquire
 from effectus.effects._choose import (
     ChoicePolicy,
@@ -46,6 +47,7 @@ __all__ = [
     "ChoicePolicy",
     "Choose",
     "DeleteFile",
+    "Exploration",
     "Fail",
     "FileExists",
     "Get",
@@ -81,6 +83,7 @@ __all__ = [
     "WriteBytes",
     "WriteFile",
     "acquire",
+    "explore",
     "outcomes",
     "production",
     "testing",

@@ -104,6 +104,10 @@ class Endpoint(Linear[None], Generic[P]):
     ``send`` exists on ``Endpoint[Send[M, K]]`` and answers ``Endpoint[K]``, ``recv`` on
     ``Endpoint[Recv[M, K]]``, ``close`` on ``Endpoint[End]``.  After a `Select`, `Offer` or
     `Rec`, the protocol is checked at run time only (the endpoint is ``Endpoint[Session]``).
+
+    Give each step's endpoint a new name (``asked = await ep.send(1)``): its type changes at
+    each step, and mypy (unlike pyright) refuses to rebind a name to another type unless
+    ``allow_redefinition_new`` is on.
     """
 
     __slots__ = ("channel", "side", "protocol")
@@ -358,13 +362,13 @@ class Open(Trap[tuple[Endpoint[P], Endpoint[Q]]], Generic[P, Q]):
     >>> import effectus as fx
     >>> from effectus.types import Open, recv, send
     >>> async def main() -> str:
-    ...     client, server = await Open(send(int, recv(str)))
-    ...     client = await client.send(41)
-    ...     n, server = await server.recv()
-    ...     server = await server.send(f"got {n + 1}")
-    ...     answer, client = await client.recv()
-    ...     await client.close()
-    ...     await server.close()
+    ...     client, server = await Open(send(int, recv(str)), recv(int, send(str)))
+    ...     asked = await client.send(41)
+    ...     n, replying = await server.recv()
+    ...     served = await replying.send(f"got {n + 1}")
+    ...     answer, finished = await asked.recv()
+    ...     await finished.close()
+    ...     await served.close()
     ...     return answer
     >>> fx.run(main(), fx.testing())
     'got 42'

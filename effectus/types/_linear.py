@@ -82,6 +82,13 @@ class Linear(Generic[T]):
             task.linear.append(self)
             self._owner = task
 
+    def transfer(self, task: Any) -> None:
+        """Make ``task`` (a scheduler task, or ``None`` for nobody) the owner of this value."""
+        self._disown()
+        if task is not None:
+            task.linear.append(self)
+            self._owner = task
+
     def _disown(self) -> None:
         owner = self._owner
         if owner is not None:
