@@ -80,6 +80,7 @@ from effectus.effects import (
     ReadBytes,
     ReadFile,
     Release,
+    Restart,
     Shuffle,
     Sleep,
     WriteBytes,
@@ -88,6 +89,7 @@ from effectus.effects import (
     explore,
     outcomes,
     production,
+    supervise,
     testing,
 )
 from effectus.types import Endpoint, Linear, Open
@@ -143,6 +145,7 @@ __all__ = [
     "ReplayDivergence",
     "ReplayStopped",
     "Replaying",
+    "Restart",
     "Scheduler",
     "Seeded",
     "Shuffle",
@@ -178,6 +181,7 @@ __all__ = [
     "run",
     "run_async",
     "run_result",
+    "supervise",
     "testing",
     "tool",
     "verify_trace",

@@ -6,6 +6,7 @@ State (`Get`, `Put`, `Modify`), clock (`Now`, `Sleep`), random (`RandomFloat`, `
 `Choose`, explored exhaustively by `outcomes`); `production` and `testing` bundle the handlers.
 """
 
+from effectus.effects._supervise import Restart, supervise
 from effectus.effects._explore import Exploration, explore
 from effectus.effects._resources import Acquire, Release, acquire
 from effectus.effects._choose import (
@@ -73,6 +74,7 @@ __all__ = [
     "RealClock",
     "RealFiles",
     "Release",
+    "Restart",
     "SeededChoice",
     "SeededRandom",
     "Shuffle",
@@ -86,5 +88,6 @@ __all__ = [
     "explore",
     "outcomes",
     "production",
+    "supervise",
     "testing",
 ]
