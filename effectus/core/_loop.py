@@ -82,7 +82,7 @@ class Suspend(BaseException):
 
     __slots__ = ("reason", "callbacks")
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str | Callable[[], str]) -> None:
         self.reason = reason
         self.callbacks: list[Callable[[bool, object], None]] = []
 
@@ -112,7 +112,7 @@ class Task(Generic[R_co]):
         self.error: BaseException | None = None  # or to raise in next
         self.pending: object = _NOTHING  # under Seeded: the effect it will perform next
         self.state = _READY
-        self.waiting = ""  # what it is blocked on, in words
+        self.waiting: str | Callable[[], str] = ""  # what it is blocked on, in words
         self.on_cancel: Callable[[], None] | None = None  # undoes the wait when cancelled
         self.callbacks: list[Callable[[bool, object], None]] = []
         self.ok = False
@@ -129,6 +129,11 @@ class Task(Generic[R_co]):
         """Whether the task has finished (returned, raised or was cancelled)."""
         return self.state is _DONE
 
+    def waits_for(self) -> str:
+        """What the task is blocked on, in words."""
+        waiting = self.waiting
+        return waiting if isinstance(waiting, str) else waiting()
+
     def describe(self) -> str:
         """``task #1 'worker'``: how messages name the task."""
         return f"task #{self.id} {self.name!r}"
@@ -136,7 +141,7 @@ class Task(Generic[R_co]):
     def __repr__(self) -> str:
         state = self.state
         if state is _BLOCKED:
-            state = f"blocked: {self.waiting}"
+            state = f"blocked: {self.waits_for()}"
         elif state is _DONE:
             state = "returned" if self.ok else f"raised {type(self.outcome).__name__}"
         return f"<Task #{self.id} {self.name!r} {state}>"
@@ -261,8 +266,12 @@ class Loop:
         self.ready.append(task)
         return task
 
-    def park(self, reason: str, on_cancel: Callable[[], None] | None = None) -> Suspend:
-        """Block the running task; raise the result.  ``reason`` shows in `Deadlock` reports."""
+    def park(self, reason: str | Callable[[], str], on_cancel: Callable[[], None] | None = None) -> Suspend:
+        """Block the running task; raise the result.
+
+        ``reason`` (or what it returns, when it is a function: formatted only if needed)
+        says what the task waits for, in `Deadlock` reports.
+        """
         task = self.current
         if task is None:
             raise InternalError("park() outside a running task")
@@ -660,7 +669,7 @@ class Loop:
         lines = ["every task is blocked; none can make progress"]
         for t in blocked:
             lines.append(f"  {t.describe()} at {describe_site(t.coro)}")
-            lines.append(f"      waits for: {t.waiting}")
+            lines.append(f"      waits for: {t.waits_for()}")
         for t in self.tasks:
             if t.state is _DONE and not t.ok and not t.joined:
                 first = str(t.outcome).partition("\n")[0]

@@ -6,8 +6,8 @@ user's ``await`` line; `trim` removes the interpreter's own frames from a traceb
 
 from __future__ import annotations
 
-import inspect
 import os
+import sys
 import sysconfig
 from collections.abc import Coroutine, Generator
 from pathlib import Path
@@ -110,8 +110,9 @@ class Site:
 
 def caller_site() -> Site:
     """The innermost frame outside effectus: the user's call (cheap; formatted lazily)."""
-    here = inspect.currentframe()
-    frame = None if here is None else here.f_back
+    # sys._getframe, not inspect.currentframe(): holding our own frame would make a
+    # reference cycle on every call.
+    frame: FrameType | None = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
     while frame is not None and _is_library(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:

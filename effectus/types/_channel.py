@@ -81,7 +81,7 @@ def _fix_for(step: Session) -> str:
 class Channel:
     """What the two ends share: a queue per direction, and a receiver waiting on each side."""
 
-    __slots__ = ("id", "loop", "inbox", "waiting", "position")
+    __slots__ = ("id", "loop", "inbox", "waiting", "position", "names")
 
     def __init__(self, loop: Loop, protocol: Session, peer: Session) -> None:
         self.id = next(loop.serial)  # numbered per run, so a replay numbers them alike
@@ -89,12 +89,13 @@ class Channel:
         # inbox[i]: what side i has yet to receive, as (kind, payload), oldest first
         self.inbox: tuple[deque[tuple[str, object]], deque[tuple[str, object]]] = (deque(), deque())
         # waiting[i]: the task blocked receiving on side i, and how to answer it
-        self.waiting: list[tuple[Task[Any], Session] | None] = [None, None]
+        self.waiting: list[tuple[Task[Any], Session, Site | str] | None] = [None, None]
         # position[i]: what side i has left to do (for Deadlock reports)
         self.position: list[Session] = [protocol, peer]
+        self.names = (f"channel #{self.id} (first end)", f"channel #{self.id} (second end)")
 
     def side_name(self, side: int) -> str:
-        return f"channel #{self.id} ({'first' if side == 0 else 'second'} end)"
+        return self.names[side]
 
 
 class Endpoint(Linear[None], Generic[P]):
@@ -112,12 +113,12 @@ class Endpoint(Linear[None], Generic[P]):
 
     __slots__ = ("channel", "side", "protocol")
 
-    def __init__(self, channel: Channel, side: int, protocol: P, owner: Task[Any], acquired_at: Site) -> None:
+    def __init__(self, channel: Channel, side: int, protocol: P, owner: Task[Any], acquired_at: Site | str) -> None:
         # Made by the scheduler for `owner` (not necessarily the running task), so Linear's
         # own __init__, which adopts into the running task, is not used.
         self._value = None
         self._release = None
-        self.name = channel.side_name(side)
+        self.name = channel.names[side]
         self.used_at = None
         owner.linear.append(self)
         self._owner = owner
@@ -146,7 +147,7 @@ class Endpoint(Linear[None], Generic[P]):
         """The protocol's next step, if it is of kind ``want``; else `ProtocolError`."""
         if self.used_at is not None:
             self.consume()  # raises LinearityError naming the first use
-        step = unfold(cast(Session, self.protocol))
+        step = unfold(cast("Session", self.protocol))
         if not isinstance(step, want):
             raise ProtocolError(
                 _WRONG_STEP.format(
@@ -164,7 +165,7 @@ class Endpoint(Linear[None], Generic[P]):
     def send(self: Endpoint[Send[M, K]], message: M) -> SendOn[K]: ...
     def send(self, message: object) -> SendOn[Any]:
         """Send ``message``; ``await`` it for the endpoint of the rest of the protocol."""
-        step = cast(Send[object, Session], self._step("send", Send))
+        step = cast("Send[object, Session]", self._step("send", Send))
         if not _bearable(message, step.message):
             raise ProtocolError(
                 _WRONG_TYPE.format(
@@ -181,7 +182,7 @@ class Endpoint(Linear[None], Generic[P]):
     def recv(self: Endpoint[Recv[M, K]]) -> RecvOn[M, K]: ...
     def recv(self) -> RecvOn[Any, Any]:
         """Receive a message; ``await`` it for ``(message, endpoint)``."""
-        step = cast(Recv[object, Session], self._step("receive", Recv))
+        step = cast("Recv[object, Session]", self._step("receive", Recv))
         self.consume()
         return RecvOn(self, step.then)
 
@@ -223,13 +224,15 @@ def _bearable(value: object, hint: object) -> bool:
     return is_bearable(value, cast(Any, hint))
 
 
-def _site_of(loop: Loop) -> tuple[Task[Any], Site]:
+def _site_of(loop: Loop, endpoint: Endpoint[Any] | None = None) -> tuple[Task[Any], Site | str]:
+    """The running task, and the user's line of this operation (where it used ``endpoint``)."""
     task = loop.current
     assert task is not None
-    return task, program_site(task.coro)
+    used_at = None if endpoint is None else endpoint.used_at
+    return task, used_at if used_at is not None else program_site(task.coro)
 
 
-def _next(endpoint: Endpoint[Any], then: Session, owner: Task[Any], site: Site) -> Endpoint[Any]:
+def _next(endpoint: Endpoint[Any], then: Session, owner: Task[Any], site: Site | str) -> Endpoint[Any]:
     channel = endpoint.channel
     channel.position[endpoint.side] = then
     return Endpoint(channel, endpoint.side, then, owner, site)
@@ -244,20 +247,21 @@ def _deliver(endpoint: Endpoint[Any], kind: str, payload: object) -> None:
         channel.inbox[peer].append((kind, payload))
         return
     channel.waiting[peer] = None
-    task, protocol = waiting
-    channel.loop.wake(task, True, _answer(channel, peer, protocol, kind, payload, task))
+    task, protocol, site = waiting
+    channel.loop.wake(task, True, _answer(channel, peer, protocol, kind, payload, task, site))
 
 
-def _answer(channel: Channel, side: int, protocol: Session, kind: str, payload: object, owner: Task[Any]) -> tuple[object, Endpoint[Any]]:
+def _answer(
+    channel: Channel, side: int, protocol: Session, kind: str, payload: object, owner: Task[Any], site: Site | str
+) -> tuple[object, Endpoint[Any]]:
     """What a receive or an offer on ``side`` answers, given what arrived."""
-    site = program_site(owner.coro)
     if kind == "label":
-        step = cast(Offer, unfold(protocol))
-        label = cast(str, payload)
+        step = cast("Offer", unfold(protocol))
+        label = cast("str", payload)
         then = step.branches[label]
         channel.position[side] = then
         return label, Endpoint(channel, side, then, owner, site)
-    then = cast(Recv[object, Session], unfold(protocol)).then
+    then = cast("Recv[object, Session]", unfold(protocol)).then
     channel.position[side] = then
     return payload, Endpoint(channel, side, then, owner, site)
 
@@ -265,22 +269,23 @@ def _answer(channel: Channel, side: int, protocol: Session, kind: str, payload: 
 def _receive(loop: Loop, endpoint: Endpoint[Any], protocol: Session, what: str) -> tuple[object, Endpoint[Any]]:
     channel = endpoint.channel
     side = endpoint.side
-    task, _ = _site_of(loop)
+    task, site = _site_of(loop, endpoint)
     inbox = channel.inbox[side]
     if inbox:
         kind, payload = inbox.popleft()
-        return _answer(channel, side, protocol, kind, payload, task)
-    channel.waiting[side] = (task, protocol)
+        return _answer(channel, side, protocol, kind, payload, task, site)
+    channel.waiting[side] = (task, protocol, site)
 
     def undo() -> None:
         channel.waiting[side] = None
 
-    peer = 1 - side
-    raise loop.park(
-        f"{what} on {channel.side_name(side)}; protocol here: {protocol}; "
-        f"the peer has left: {channel.position[peer]}",
-        undo,
-    )
+    def reason() -> str:  # formatted only for a Deadlock report
+        return (
+            f"{what} on {channel.names[side]}; protocol here: {protocol}; "
+            f"the peer has left: {channel.position[1 - side]}"
+        )
+
+    raise loop.park(reason, undo)
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,9 +300,9 @@ class SendOn(Trap[Endpoint[K]]):
     then: K
 
     def perform(self, loop: Loop) -> Endpoint[K]:
-        owner, site = _site_of(loop)
+        owner, site = _site_of(loop, self.endpoint)
         _deliver(self.endpoint, "message", self.message)
-        return cast(Endpoint[K], _next(self.endpoint, cast(Session, self.then), owner, site))
+        return cast("Endpoint[K]", _next(self.endpoint, cast("Session", self.then), owner, site))
 
 
 @dataclass(frozen=True, eq=False)
@@ -311,8 +316,8 @@ class RecvOn(Trap[tuple[M, Endpoint[K]]]):
     then: K
 
     def perform(self, loop: Loop) -> tuple[M, Endpoint[K]]:
-        answer = _receive(loop, self.endpoint, cast(Session, self.endpoint.protocol), "receive")
-        return cast(tuple[M, Endpoint[K]], answer)
+        answer = _receive(loop, self.endpoint, cast("Session", self.endpoint.protocol), "receive")
+        return cast("tuple[M, Endpoint[K]]", answer)
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,7 +329,7 @@ class ChooseOn(Trap[Endpoint[Session]]):
     then: Session
 
     def perform(self, loop: Loop) -> Endpoint[Session]:
-        owner, site = _site_of(loop)
+        owner, site = _site_of(loop, self.endpoint)
         _deliver(self.endpoint, "label", self.label)
         return _next(self.endpoint, self.then, owner, site)
 
@@ -338,7 +343,7 @@ class OfferOn(Trap[tuple[str, Endpoint[Session]]]):
 
     def perform(self, loop: Loop) -> tuple[str, Endpoint[Session]]:
         answer = _receive(loop, self.endpoint, self.step, "wait for a choice")
-        return cast(tuple[str, Endpoint[Session]], answer)
+        return cast("tuple[str, Endpoint[Session]]", answer)
 
 
 @dataclass(frozen=True, eq=False)

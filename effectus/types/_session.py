@@ -25,7 +25,6 @@ rec loop . +{add: !int . loop, quit: ?str . end}
 
 from __future__ import annotations
 
-import functools
 import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -519,13 +518,20 @@ def unfold(p: Session) -> Step:
     !int . rec x . !int . x
     """
     if isinstance(p, Rec):
-        return _unfold_rec(p)  # endpoints unfold at every step of a loop: cached
+        # Endpoints unfold at every step of a loop: cached by identity (hashing a protocol
+        # walks all of it), holding the Rec so that its id is not reused.
+        hit = _UNFOLDED.get(id(p))
+        if hit is not None and hit[0] is p:
+            return hit[1]
+        step = _unfold(p)
+        if len(_UNFOLDED) > 4096:
+            _UNFOLDED.clear()
+        _UNFOLDED[id(p)] = (p, step)
+        return step
     return _unfold(p)
 
 
-@functools.lru_cache(maxsize=1024)
-def _unfold_rec(p: Rec) -> Step:
-    return _unfold(p)
+_UNFOLDED: dict[int, tuple[Rec, Step]] = {}
 
 
 def _unfold(p: Session) -> Step:
