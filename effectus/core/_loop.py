@@ -321,7 +321,7 @@ class Loop:
             self.wake(task, False, err)
         elif task.pending is not _NOTHING:
             # Seeded: the effect it was about to perform is dropped; raise at that await.
-            _discard(task.pending)
+            discard_trap(task.pending)
             task.pending = _NOTHING
             if task in self.runnable:
                 self.runnable.remove(task)
@@ -690,7 +690,7 @@ class Loop:
         for t in self.tasks:
             if t.state is not _DONE:
                 t.state = _DONE
-                _discard(t.pending)
+                discard_trap(t.pending)
                 for c in [t.coro, *(f[0] for f in t.frames)]:
                     try:
                         c.close()
@@ -714,9 +714,10 @@ def _is_asyncio_future(obj: object) -> bool:
     return obj is None or getattr(obj, "_asyncio_future_blocking", None) is True
 
 
-def _discard(request: object) -> None:
+def discard_trap(request: object) -> None:
+    """Release what a trap dropped unperformed holds (see `Trap.discard`); others: nothing."""
     if isinstance(request, Trap):
-        request.discard()
+        cast("Trap[object]", request).discard()
 
 
 def _program_name(coro: Coroutine[Any, Any, Any]) -> str:

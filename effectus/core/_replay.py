@@ -26,7 +26,7 @@ from effectus.core._record import (
     outcome_json,
     recording_stack,
 )
-from effectus.core._loop import Picker, Scheduler, Task
+from effectus.core._loop import Picker, Scheduler, Task, discard_trap
 from effectus.core._stack import running_loop
 from effectus.core._run import (
     Entry,
@@ -90,11 +90,6 @@ def _field_diff(recorded: dict[str, JSON], performed: dict[str, JSON]) -> list[s
     return lines
 
 
-def _discard(effect: object) -> None:
-    if isinstance(effect, Trap):
-        cast("Trap[object]", effect).discard()
-
-
 class Replayer(Handler):
     """Answers every effect from a trace's records, in order.
 
@@ -134,7 +129,7 @@ class Replayer(Handler):
         return err
 
     def _mismatch(self, index: int, record: Record, effect: object, fields: dict[str, JSON] | None) -> ReplayDivergence:
-        _discard(effect)  # refused: e.g. the program a Spawn carried is never started
+        discard_trap(effect)  # refused: e.g. the program a Spawn carried is never started
         lines = [
             f"the program diverged from its trace at record {index} (of {len(self.trace.records)})",
             f"  recorded:  {_show_recorded(record)}  at {record.site}",

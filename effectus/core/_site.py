@@ -138,10 +138,8 @@ def relative(filename: str) -> str:
 
 def describe_site(program: Coroutine[Any, Any, Any] | None) -> str:
     """``path:line in function`` for where ``program`` is suspended."""
-    frame = None if program is None else await_site(program)
-    if frame is None:
-        return "<program not started or already finished>"
-    return f"{relative(frame.f_code.co_filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
+    site = program_site(program)
+    return str(site) if site.filename else "<program not started or already finished>"
 
 
 def strip_head(err: BaseException) -> BaseException:

@@ -119,16 +119,19 @@ class _Schedule(Scheduler):
         self.prefix = list(prefix)
         self.nodes = nodes or []
         self.rng = rng
-        self.taken: list[int] = []
         self.path: list[_Node] = []
 
+    @property
+    def taken(self) -> list[int]:
+        """The task that took each step of the last run."""
+        return [node.chosen for node in self.path]
+
     def picker(self) -> Picker:
-        self.taken = []
         self.path = []
 
         def pick(ready: Sequence[Task[Any]]) -> Task[Any]:
             by_id = {t.id: t for t in ready}
-            depth = len(self.taken)
+            depth = len(self.path)
             forced = self.prefix[depth] if depth < len(self.prefix) else None
             if forced is not None and depth < len(self.nodes) and forced in by_id:
                 node = self.nodes[depth]  # the same node as in the previous run
@@ -142,13 +145,12 @@ class _Schedule(Scheduler):
                     awake = sorted(i for i in by_id if i not in sleep)
                     if not awake:
                         raise _Blocked()
-                    last = self.taken[-1] if self.taken else -1
+                    last = self.path[-1].chosen if self.path else -1
                     if self.rng is not None:
                         choice = self.rng.choice(awake)
                     else:
                         choice = last if last in awake else awake[0]
                 node = _Node(runnable, choice, sleep)
-            self.taken.append(node.chosen)
             self.path.append(node)
             return by_id[node.chosen]
 

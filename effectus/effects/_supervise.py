@@ -117,11 +117,7 @@ async def supervise(
                 raise
             if policy.strategy == "one_for_all":
                 for other in list(running):
-                    await Cancel(running[other])
-                    try:
-                        await Join(running.pop(other))
-                    except BaseException:
-                        pass  # cancelled (or failed while stopping): it starts afresh
+                    await _stop_one(running.pop(other))  # it starts afresh
                     results.pop(other, None)
                     await _sleep_then_spawn(running, other, children[other], 0.0)
             await _sleep_then_spawn(running, name, children[name], delay)
@@ -134,14 +130,19 @@ async def _sleep_then_spawn(running: dict[str, Task[Any]], name: str, factory: C
     running[name] = await Spawn(factory(), name=name)
 
 
+async def _stop_one(task: Task[Any]) -> None:
+    """Cancel ``task`` if it still runs, and take its outcome (Cancelled, or what it raised)."""
+    if not task.done:
+        await Cancel(task)
+    try:
+        await Join(task)
+    except BaseException:
+        pass
+
+
 async def _stop(running: dict[str, Task[Any]]) -> None:
     for task in running.values():
-        if not task.done:
-            await Cancel(task)
-        try:
-            await Join(task)
-        except BaseException:
-            pass
+        await _stop_one(task)
     running.clear()
 
 

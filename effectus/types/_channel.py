@@ -120,8 +120,8 @@ class Endpoint(Linear[None], Generic[P]):
         self._release = None
         self.name = channel.names[side]
         self.used_at = None
-        owner.linear.append(self)
-        self._owner = owner
+        self._owner = None
+        self.transfer(owner)
         self.acquired_at = acquired_at
         self.channel = channel
         self.side = side
@@ -137,11 +137,6 @@ class Endpoint(Linear[None], Generic[P]):
         left = unfold(cast(Session, self.protocol))
         state = "unclosed at its end" if isinstance(left, End) else f"dropped mid-protocol, where it had to {expects(left)}"
         return f"{self.describe()}, {state}, acquired at {self.acquired_at}"
-
-    async def release_program(self) -> None:
-        if self.used_at is None:
-            self.used_at = "its task's cleanup"
-            self._disown()
 
     def _step(self, actual: str, want: type | tuple[type, ...]) -> Session:
         """The protocol's next step, if it is of kind ``want``; else `ProtocolError`."""
