@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from effectus.core._effect import Trap
 from effectus.core._errors import Deadlock, EffectusError, InternalError, LinearityError
 from effectus.core._site import describe_site, throw_into
-from effectus.core._stack import Handle, Push, Stack, set_running_loop
+from effectus.core._stack import Handle, Push, Stack, Suspend, set_running_loop
 from effectus.core._tool import Call
 
 if TYPE_CHECKING:
@@ -71,20 +71,6 @@ class TaskError(EffectusError, RuntimeError):
 
 
 Cancelled.__module__ = TaskError.__module__ = "effectus"
-
-
-class Suspend(BaseException):
-    """Control signal from a handler: park the running task until the loop wakes it.
-
-    Made by `Loop.park`; whoever raises it has arranged for `Loop.wake` to be called later.
-    ``callbacks`` are told the answer when the task wakes (recording uses them).
-    """
-
-    __slots__ = ("reason", "callbacks")
-
-    def __init__(self, reason: str | Callable[[], str]) -> None:
-        self.reason = reason
-        self.callbacks: list[Callable[[bool, object], None]] = []
 
 
 class Task(Generic[R_co]):
@@ -254,6 +240,11 @@ class Loop:
         self.bridge: asyncio.AbstractEventLoop | None = None
         self._signal: asyncio.Event | None = None
         self.decisions = 0  # scheduling choices made among two or more tasks
+        # Whether the running program may answer traps inside their own `__await__` (channel
+        # operations that need not wait): the scheduler runs each task until it blocks, and
+        # no handler, recording or replay has to see traps.  Kept current by `step`.
+        self.inline = False
+        self._inline_ok = not scheduler.preemptive
         self.serial = itertools.count()  # numbers what a run creates (channels), alike on replay
 
     # --- tasks ------------------------------------------------------------------------------
@@ -426,6 +417,8 @@ class Loop:
         task.pending = _NOTHING
         first = request is not _NOTHING  # a request chosen earlier, to handle now
         preemptive = self.preemptive
+        inline_ok = self._inline_ok
+        self.inline = inline_ok and stack.traps_inline and tape is None
         resolved: Callable[[Any], Any] | None = None  # the entry found for a missed request
         while True:
             try:
@@ -449,7 +442,12 @@ class Loop:
                         value = table[request.__class__](request)
                 while True:
                     request = send(value)
+                    if request.__class__ is Suspend:  # the program parked itself (`inline`)
+                        break
                     value = table[request.__class__](request)
+                task.coro, task.stack, task.in_handler = coro, stack, in_handler
+                self._parked(task, request)
+                return None
             except Push as push:
                 frames.append((coro, stack, in_handler))
                 coro = push.coro
@@ -461,6 +459,7 @@ class Loop:
                 tape = stack.tape
                 if tape is not None:
                     tape.coro = coro
+                self.inline = inline_ok and stack.traps_inline and tape is None
             except Suspend as suspend:
                 task.coro, task.stack, task.in_handler = coro, stack, in_handler
                 self._parked(task, suspend)
@@ -482,6 +481,7 @@ class Loop:
                     tape = stack.tape
                     if tape is not None:
                         tape.coro = coro
+                    self.inline = inline_ok and stack.traps_inline and tape is None
                 elif type(failure) is KeyError and request.__class__ not in table:
                     # A miss: the handler never ran.
                     bridge = self.bridge
@@ -600,6 +600,10 @@ class Loop:
         """Run ``coro`` as the main task, and every task it spawns, to the end."""
         main = self.spawn(coro, self.stack, "main")
         previous = set_running_loop(self)
+        # A run nested in a handler: the outer loop's program is not the one running now.
+        outer = previous if previous is not None and previous.inline else None
+        if outer is not None:
+            outer.inline = False
         try:
             while True:
                 task = self._next()
@@ -612,7 +616,10 @@ class Loop:
             raise
         finally:
             self.current = None
+            self.inline = False
             set_running_loop(previous)
+            if outer is not None:
+                outer.inline = True
         return self._result(main)
 
     async def run_async(self, coro: Coroutine[Any, Any, Any], bridge: asyncio.AbstractEventLoop) -> Any:
@@ -635,6 +642,7 @@ class Loop:
                     more = self._idle(main, block=False)
                 finally:
                     self.current = None
+                    self.inline = False
                     set_running_loop(previous)
                 if not more:
                     break

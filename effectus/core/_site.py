@@ -91,14 +91,35 @@ def _is_library(filename: str) -> bool:
 
 
 class Site:
-    """A place in the user's code, formatted ``path:line in function`` only when shown."""
+    """A place in the user's code, formatted ``path:line in function`` only when shown.
 
-    __slots__ = ("filename", "line", "function")
+    A site taken from a running frame keeps the frame's code and instruction offset and
+    works out the line only when asked (``frame.f_lineno`` scans the code's line table).
+    """
+
+    __slots__ = ("filename", "_line", "function", "_code", "_offset")
+
+    _code: CodeType
+    _offset: int
 
     def __init__(self, filename: str, line: int, function: str) -> None:
         self.filename = filename
-        self.line = line
+        self._line = line
         self.function = function
+
+    @property
+    def line(self) -> int:
+        """The line number (0 when unknown)."""
+        line = self._line
+        if line < 0:
+            offset = self._offset
+            line = 0
+            for start, end, number in self._code.co_lines():
+                if start <= offset < end:
+                    line = number or 0
+                    break
+            self._line = line
+        return line
 
     def __str__(self) -> str:
         if not self.filename:
@@ -108,16 +129,36 @@ class Site:
     __repr__ = __str__
 
 
-def caller_site() -> Site:
-    """The innermost frame outside effectus: the user's call (cheap; formatted lazily)."""
+def caller_site(depth: int = 1) -> Site:
+    """The innermost frame outside effectus: the user's call (cheap; formatted lazily).
+
+    The search starts ``depth`` frames up from the caller of `caller_site` (1: its caller);
+    a caller that knows how deep it is called from user code saves the walk.
+    """
     # sys._getframe, not inspect.currentframe(): holding our own frame would make a
-    # reference cycle on every call.
-    frame: FrameType | None = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
-    while frame is not None and _is_library(frame.f_code.co_filename):
+    # reference cycle on every call.  Channel operations call this at every step: the
+    # library test is cached per file, and the Site is built without a call to __init__.
+    frame: FrameType | None = sys._getframe(depth)  # pyright: ignore[reportPrivateUsage]
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        library = _LIBRARY_FILES.get(filename)
+        if library is None:
+            library = _LIBRARY_FILES[filename] = _is_library(filename)
+        if not library:
+            site: Site = _new(Site)
+            site.filename = filename
+            site._line = -1  # pyright: ignore[reportPrivateUsage]
+            site.function = code.co_name
+            site._code = code  # pyright: ignore[reportPrivateUsage]
+            site._offset = frame.f_lasti  # pyright: ignore[reportPrivateUsage]
+            return site
         frame = frame.f_back
-    if frame is None:
-        return Site("", 0, "")
-    return Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+    return Site("", 0, "")
+
+
+_LIBRARY_FILES: dict[str, bool] = {}
+_new = object.__new__
 
 
 def program_site(program: Coroutine[Any, Any, Any] | None) -> Site:

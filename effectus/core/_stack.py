@@ -20,7 +20,9 @@ from effectus.core._tool import Call
 if TYPE_CHECKING:
     from effectus.core._loop import Loop, Scheduler
 
-__all__ = ["Entry", "Handle", "Installed", "Push", "Stack", "Tape", "running_loop", "set_running_loop"]
+__all__ = [
+    "Entry", "Handle", "Installed", "Push", "Stack", "Suspend", "Tape", "running_loop", "set_running_loop",
+]
 
 R_co = TypeVar("R_co", covariant=True)
 
@@ -88,10 +90,30 @@ class Push(BaseException):
         self.handler = handler
 
 
+class Suspend(BaseException):
+    """Control signal from a handler: park the running task until the loop wakes it.
+
+    Made by `Loop.park`; whoever raises it has arranged for `Loop.wake` to be called later.
+    A program's own ``__await__`` may also yield it, having parked itself: every table
+    raises it back (see `Loop.inline`).  ``callbacks`` are told the answer when the task
+    wakes (recording uses them).
+    """
+
+    __slots__ = ("reason", "callbacks")
+
+    def __init__(self, reason: str | Callable[[], str]) -> None:
+        self.reason = reason
+        self.callbacks: list[Callable[[bool, object], None]] = []
+
+
+def _raise_suspend(suspend: Suspend) -> NoReturn:
+    raise suspend
+
+
 class Stack:
     """A prepared handler stack: the dispatch table and what was installed, for messages."""
 
-    __slots__ = ("table", "installed", "tape", "wrap", "scheduler", "__weakref__")
+    __slots__ = ("table", "installed", "tape", "wrap", "scheduler", "traps_inline", "__weakref__")
 
     def __init__(
         self,
@@ -108,6 +130,10 @@ class Stack:
         # wrapped like the table's entries, so an unhandled effect is recorded too.
         self.tape = tape
         self.wrap = wrap
+        # No handler takes any trap and nothing wraps entries: a trap that can answer itself
+        # without waiting may do so inside its own `__await__` (see `Loop.inline`).
+        self.traps_inline = wrap is None and not any(_takes_traps(h) for _, h in installed)
+        table[Suspend] = _raise_suspend
         table[Call] = self._enter_call
         table[Handle] = self._enter_handle
 
@@ -191,6 +217,10 @@ class Stack:
         )
         lines.append(fix)
         return "\n".join(lines)
+
+
+def _takes_traps(handler: Handler) -> bool:
+    return any(issubclass(t, Trap) or issubclass(Trap, t) for t in type(handler).handled())
 
 
 def _describe_installed(installed: Installed) -> list[str]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from collections.abc import Generator
 from typing import Any, Generic, TypeVar, cast, overload
 
-from effectus.core import ProtocolError, Trap, register_codec
+from effectus.core import ProtocolError, Trap, effect, register_codec
 from effectus.core._codec import JSON
-from effectus.core._loop import Loop, Task
-from effectus.core._site import Site, program_site
+from effectus.core._loop import Loop, Suspend, Task
+from effectus.core._site import Site, caller_site, program_site, register_await_code
 from effectus.types._linear import Linear
 from effectus.types._session import (
     END,
@@ -45,6 +46,7 @@ Q = TypeVar("Q")
 P2 = TypeVar("P2")
 Q2 = TypeVar("Q2")
 M = TypeVar("M")
+R = TypeVar("R")
 K = TypeVar("K", bound=Session)
 
 _WRONG_STEP = """\
@@ -86,10 +88,10 @@ class Channel:
     def __init__(self, loop: Loop, protocol: Session, peer: Session) -> None:
         self.id = next(loop.serial)  # numbered per run, so a replay numbers them alike
         self.loop = loop
-        # inbox[i]: what side i has yet to receive, as (kind, payload), oldest first
-        self.inbox: tuple[deque[tuple[str, object]], deque[tuple[str, object]]] = (deque(), deque())
-        # waiting[i]: the task blocked receiving on side i, and how to answer it
-        self.waiting: list[tuple[Task[Any], Session, Site | str] | None] = [None, None]
+        # inbox[i]: what side i has yet to receive (messages and labels), oldest first
+        self.inbox: tuple[deque[object], deque[object]] = (deque(), deque())
+        # waiting[i]: the task blocked receiving on side i, and its receive (or offer)
+        self.waiting: list[tuple[Task[Any], _Receiving[Any]] | None] = [None, None]
         # position[i]: what side i has left to do (for Deadlock reports)
         self.position: list[Session] = [protocol, peer]
         self.names = (f"channel #{self.id} (first end)", f"channel #{self.id} (second end)")
@@ -138,19 +140,43 @@ class Endpoint(Linear[None], Generic[P]):
         state = "unclosed at its end" if isinstance(left, End) else f"dropped mid-protocol, where it had to {expects(left)}"
         return f"{self.describe()}, {state}, acquired at {self.acquired_at}"
 
-    def _step(self, actual: str, want: type | tuple[type, ...]) -> Session:
-        """The protocol's next step, if it is of kind ``want``; else `ProtocolError`."""
+    def _refuse(self, actual: str, want: type, message: object = None) -> ProtocolError:
+        """Why this endpoint cannot ``actual`` now: `LinearityError` (raised) or `ProtocolError`."""
         if self.used_at is not None:
             self.consume()  # raises LinearityError naming the first use
-        step = unfold(cast("Session", self.protocol))
+        step = unfold(cast(Session, self.protocol))
         if not isinstance(step, want):
-            raise ProtocolError(
+            return ProtocolError(
                 _WRONG_STEP.format(
                     endpoint=self.name, actual=actual, expected=expects(step),
                     position=self.protocol, fix=_fix_for(step),
                 )
             )
-        return step
+        if isinstance(step, Send):
+            return ProtocolError(
+                _WRONG_TYPE.format(
+                    endpoint=self.name, value=message, kind=type(message).__qualname__,
+                    expected=_type_name(step.message), position=self.protocol,
+                )
+            )
+        branches = cast(Select, step).branches
+        return ProtocolError(
+            _WRONG_LABEL.format(
+                endpoint=self.name, label=message, position=self.protocol, labels=", ".join(branches),
+            )
+        )
+
+    def _take(self) -> None:
+        """Mark this endpoint used by the caller's caller (the user's line); leave its owner."""
+        self.used_at = caller_site(3)
+        owner = self._owner
+        if owner is not None:
+            self._owner = None
+            owner.linear.remove(self)
+
+    # Each operation checks its step inline (this is the hot path of every conversation) and
+    # leaves the error messages to `_refuse`.  The protocol is checked before anything moves:
+    # a refused step consumes nothing.
 
     # (The dynamic overload comes first: mypy sees the two as overlapping otherwise; an
     # endpoint typed by a Send protocol does not match it, Endpoint being invariant.)
@@ -160,15 +186,10 @@ class Endpoint(Linear[None], Generic[P]):
     def send(self: Endpoint[Send[M, K]], message: M) -> SendOn[K]: ...
     def send(self, message: object) -> SendOn[Any]:
         """Send ``message``; ``await`` it for the endpoint of the rest of the protocol."""
-        step = cast("Send[object, Session]", self._step("send", Send))
-        if not _bearable(message, step.message):
-            raise ProtocolError(
-                _WRONG_TYPE.format(
-                    endpoint=self.name, value=message, kind=type(message).__qualname__,
-                    expected=_type_name(step.message), position=self.protocol,
-                )
-            )
-        self.consume()
+        step: Any = unfold(self.protocol) if self.used_at is None else None  # type: ignore[arg-type]
+        if step.__class__ is not Send or not (message.__class__ is step.message or _bearable(message, step.message)):
+            raise self._refuse("send", Send, message)
+        self._take()
         return SendOn(self, message, step.then)
 
     @overload
@@ -177,33 +198,34 @@ class Endpoint(Linear[None], Generic[P]):
     def recv(self: Endpoint[Recv[M, K]]) -> RecvOn[M, K]: ...
     def recv(self) -> RecvOn[Any, Any]:
         """Receive a message; ``await`` it for ``(message, endpoint)``."""
-        step = cast("Recv[object, Session]", self._step("receive", Recv))
-        self.consume()
+        step: Any = unfold(self.protocol) if self.used_at is None else None  # type: ignore[arg-type]
+        if step.__class__ is not Recv:
+            raise self._refuse("receive", Recv)
+        self._take()
         return RecvOn(self, step.then)
 
     def select(self: Endpoint[Select] | Endpoint[Session] | Endpoint[Rec], label: str) -> ChooseOn:
         """Choose the branch ``label`` (the peer offers); ``await`` it for the endpoint."""
-        step = cast(Select, self._step(f"select {label!r}", Select))
-        if label not in step.branches:
-            raise ProtocolError(
-                _WRONG_LABEL.format(
-                    endpoint=self.name, label=label, position=self.protocol,
-                    labels=", ".join(step.branches),
-                )
-            )
-        self.consume()
+        step: Any = unfold(self.protocol) if self.used_at is None else None
+        if step.__class__ is not Select or label not in step.branches:
+            raise self._refuse(f"select {label!r}", Select, label)
+        self._take()
         return ChooseOn(self, label, step.branches[label])
 
     def offer(self: Endpoint[Offer] | Endpoint[Session] | Endpoint[Rec]) -> OfferOn:
         """Wait for the peer's choice; ``await`` it for ``(label, endpoint)``."""
-        step = cast(Offer, self._step("wait for the peer's choice", Offer))
-        self.consume()
+        step: Any = unfold(self.protocol) if self.used_at is None else None
+        if step.__class__ is not Offer:
+            raise self._refuse("wait for the peer's choice", Offer)
+        self._take()
         return OfferOn(self, step)
 
     def close(self: Endpoint[End] | Endpoint[Session] | Endpoint[Rec]) -> CloseOn:
         """End the conversation; allowed only where the protocol ends."""
-        self._step("close", End)
-        self.consume()
+        step: Any = unfold(self.protocol) if self.used_at is None else None
+        if step.__class__ is not End:
+            raise self._refuse("close", End)
+        self._take()
         return CloseOn(self)
 
     def __repr__(self) -> str:
@@ -227,64 +249,133 @@ def _site_of(loop: Loop, endpoint: Endpoint[Any] | None = None) -> tuple[Task[An
     return task, used_at if used_at is not None else program_site(task.coro)
 
 
-def _next(endpoint: Endpoint[Any], then: Session, owner: Task[Any], site: Site | str) -> Endpoint[Any]:
-    channel = endpoint.channel
-    channel.position[endpoint.side] = then
-    return Endpoint(channel, endpoint.side, then, owner, site)
+def _endpoint(channel: Channel, side: int, protocol: Any, owner: Task[Any], site: Site | str) -> Endpoint[Any]:
+    """`Endpoint(...)` without the call overhead: one is made at every step of a conversation."""
+    channel.position[side] = protocol
+    ep: Endpoint[Any] = _new(Endpoint)  # pyright: ignore[reportUnknownVariableType]
+    ep._value = ep._release = ep.used_at = None  # pyright: ignore[reportPrivateUsage]
+    ep.name = channel.names[side]
+    ep.acquired_at = site
+    ep.channel = channel
+    ep.side = side
+    ep.protocol = protocol
+    ep._owner = owner  # pyright: ignore[reportPrivateUsage]
+    owner.linear.append(ep)
+    return ep
 
 
-def _deliver(endpoint: Endpoint[Any], kind: str, payload: object) -> None:
-    """Put ``payload`` in the peer's inbox, or hand it to the peer if it is waiting."""
+_new = object.__new__
+
+
+def _send(loop: Loop, endpoint: Endpoint[Any], payload: object, then: object) -> Endpoint[Any]:
+    """Hand ``payload`` to the peer (waiting, or to its inbox); the endpoint after the step."""
     channel = endpoint.channel
+    owner = loop.current
+    assert owner is not None
+    site = endpoint.used_at
+    if site is None:
+        site = program_site(owner.coro)
     peer = 1 - endpoint.side
     waiting = channel.waiting[peer]
     if waiting is None:
-        channel.inbox[peer].append((kind, payload))
-        return
-    channel.waiting[peer] = None
-    task, protocol, site = waiting
-    channel.loop.wake(task, True, _answer(channel, peer, protocol, kind, payload, task, site))
+        channel.inbox[peer].append(payload)
+    else:
+        channel.waiting[peer] = None
+        task, receiving = waiting
+        loop.wake(task, True, receiving.answer(payload, task))
+    return _endpoint(channel, endpoint.side, then, owner, site)
 
 
-def _answer(
-    channel: Channel, side: int, protocol: Session, kind: str, payload: object, owner: Task[Any], site: Site | str
-) -> tuple[object, Endpoint[Any]]:
-    """What a receive or an offer on ``side`` answers, given what arrived."""
-    if kind == "label":
-        step = cast("Offer", unfold(protocol))
-        label = cast("str", payload)
-        then = step.branches[label]
-        channel.position[side] = then
-        return label, Endpoint(channel, side, then, owner, site)
-    then = cast("Recv[object, Session]", unfold(protocol)).then
-    channel.position[side] = then
-    return payload, Endpoint(channel, side, then, owner, site)
+# The operations below answer inside their own ``await`` when `Loop.inline` holds (tasks run
+# until they block, and no handler, recording or replay has to see traps): a send or a select
+# is delivered at once, a receive whose message has arrived takes it, and a receive that has
+# to wait parks its task itself and yields the `Suspend` for the loop to raise.  This is every
+# conversation's hot path, hence the repetition.  Otherwise an operation goes to the loop like
+# any trap (`perform`), where handlers, recording and the `Seeded` scheduler see it.
 
 
-def _receive(loop: Loop, endpoint: Endpoint[Any], protocol: Session, what: str) -> tuple[object, Endpoint[Any]]:
-    channel = endpoint.channel
-    side = endpoint.side
-    task, site = _site_of(loop, endpoint)
-    inbox = channel.inbox[side]
-    if inbox:
-        kind, payload = inbox.popleft()
-        return _answer(channel, side, protocol, kind, payload, task, site)
-    channel.waiting[side] = (task, protocol, site)
+class _Sending(Trap[R]):
+    """A send or a select: never waits."""
 
-    def undo() -> None:
-        channel.waiting[side] = None
+    __slots__ = ()
 
-    def reason() -> str:  # formatted only for a Deadlock report
+    endpoint: Endpoint[Any]
+
+    def payload(self) -> tuple[object, object]:
+        """What goes to the peer, and the protocol after this step."""
+        raise NotImplementedError
+
+    def perform(self, loop: Loop) -> R:
+        payload, then = self.payload()
+        return _send(loop, self.endpoint, payload, then)  # type: ignore[return-value]
+
+    def __await__(self) -> Generator[Any, Any, R]:
+        loop = self.endpoint.channel.loop
+        if loop.inline:
+            payload, then = self.payload()
+            return _send(loop, self.endpoint, payload, then)  # type: ignore[return-value]
+        performed: R = yield self
+        return performed
+
+
+class _Receiving(Trap[R]):
+    """A receive or an offer: waits for what the peer sends."""
+
+    __slots__ = ()
+
+    endpoint: Endpoint[Any]
+    what = "receive"
+
+    def answer(self, payload: object, owner: Task[Any]) -> Any:
+        """What this operation answers when ``payload`` arrives, for ``owner``."""
+        raise NotImplementedError
+
+    def _wait(self, loop: Loop, task: Task[Any]) -> Suspend:
+        endpoint = self.endpoint
+        endpoint.channel.waiting[endpoint.side] = (task, self)
+        return loop.park(self._reason, self._undo)
+
+    def _undo(self) -> None:
+        self.endpoint.channel.waiting[self.endpoint.side] = None
+
+    def _reason(self) -> str:  # formatted only for a Deadlock report
+        endpoint = self.endpoint
+        channel = endpoint.channel
         return (
-            f"{what} on {channel.names[side]}; protocol here: {protocol}; "
-            f"the peer has left: {channel.position[1 - side]}"
+            f"{self.what} on {channel.names[endpoint.side]}; protocol here: {endpoint.protocol}; "
+            f"the peer has left: {channel.position[1 - endpoint.side]}"
         )
 
-    raise loop.park(reason, undo)
+    def perform(self, loop: Loop) -> R:
+        endpoint = self.endpoint
+        inbox = endpoint.channel.inbox[endpoint.side]
+        task = loop.current
+        assert task is not None
+        if inbox:
+            return self.answer(inbox.popleft(), task)  # type: ignore[no-any-return]
+        raise self._wait(loop, task)
+
+    def __await__(self) -> Generator[Any, Any, R]:
+        endpoint = self.endpoint
+        loop = endpoint.channel.loop
+        if loop.inline:
+            inbox = endpoint.channel.inbox[endpoint.side]
+            task = loop.current
+            assert task is not None
+            if inbox:
+                return self.answer(inbox.popleft(), task)  # type: ignore[no-any-return]
+            woken: R = yield self._wait(loop, task)  # the loop raises it; the peer wakes us
+            return woken
+        performed: R = yield self
+        return performed
 
 
-@dataclass(frozen=True, eq=False)
-class SendOn(Trap[Endpoint[K]]):
+for _operation in (_Sending, _Receiving):
+    register_await_code(vars(_operation)["__await__"].__code__)
+
+
+@effect
+class SendOn(_Sending[Endpoint[K]]):
     """Send a message on an endpoint (made by `Endpoint.send`); answers the next endpoint.
 
     Never blocks.  Recorded with the message; replay sends it again.
@@ -294,14 +385,12 @@ class SendOn(Trap[Endpoint[K]]):
     message: object
     then: K
 
-    def perform(self, loop: Loop) -> Endpoint[K]:
-        owner, site = _site_of(loop, self.endpoint)
-        _deliver(self.endpoint, "message", self.message)
-        return cast("Endpoint[K]", _next(self.endpoint, cast("Session", self.then), owner, site))
+    def payload(self) -> tuple[object, object]:
+        return self.message, self.then
 
 
-@dataclass(frozen=True, eq=False)
-class RecvOn(Trap[tuple[M, Endpoint[K]]]):
+@effect
+class RecvOn(_Receiving[tuple[M, Endpoint[K]]]):
     """Receive on an endpoint (made by `Endpoint.recv`); answers ``(message, next endpoint)``.
 
     Waits until the peer sends.  Recorded with its answer; replay receives again.
@@ -310,38 +399,45 @@ class RecvOn(Trap[tuple[M, Endpoint[K]]]):
     endpoint: Endpoint[Any]
     then: K
 
-    def perform(self, loop: Loop) -> tuple[M, Endpoint[K]]:
-        answer = _receive(loop, self.endpoint, cast("Session", self.endpoint.protocol), "receive")
-        return cast("tuple[M, Endpoint[K]]", answer)
+    def answer(self, payload: object, owner: Task[Any]) -> tuple[object, Endpoint[K]]:
+        endpoint = self.endpoint
+        site = endpoint.used_at
+        if site is None:
+            site = program_site(owner.coro)
+        return payload, _endpoint(endpoint.channel, endpoint.side, self.then, owner, site)
 
 
-@dataclass(frozen=True, eq=False)
-class ChooseOn(Trap[Endpoint[Session]]):
+@effect
+class ChooseOn(_Sending[Endpoint[Session]]):
     """Select a branch on an endpoint (made by `Endpoint.select`); answers the next endpoint."""
 
     endpoint: Endpoint[Any]
     label: str
     then: Session
 
-    def perform(self, loop: Loop) -> Endpoint[Session]:
-        owner, site = _site_of(loop, self.endpoint)
-        _deliver(self.endpoint, "label", self.label)
-        return _next(self.endpoint, self.then, owner, site)
+    def payload(self) -> tuple[object, object]:
+        return self.label, self.then
 
 
-@dataclass(frozen=True, eq=False)
-class OfferOn(Trap[tuple[str, Endpoint[Session]]]):
+@effect
+class OfferOn(_Receiving[tuple[str, Endpoint[Session]]]):
     """Wait for the peer's choice (made by `Endpoint.offer`); answers ``(label, endpoint)``."""
 
     endpoint: Endpoint[Any]
     step: Offer
 
-    def perform(self, loop: Loop) -> tuple[str, Endpoint[Session]]:
-        answer = _receive(loop, self.endpoint, self.step, "wait for a choice")
-        return cast("tuple[str, Endpoint[Session]]", answer)
+    what = "wait for a choice"
+
+    def answer(self, payload: object, owner: Task[Any]) -> tuple[str, Endpoint[Session]]:
+        endpoint = self.endpoint
+        site = endpoint.used_at
+        if site is None:
+            site = program_site(owner.coro)
+        label: str = payload  # type: ignore[assignment]  # the peer's select checked it
+        return label, _endpoint(endpoint.channel, endpoint.side, self.step.branches[label], owner, site)
 
 
-@dataclass(frozen=True, eq=False)
+@effect
 class CloseOn(Trap[None]):
     """Close an endpoint at its protocol's end (made by `Endpoint.close`)."""
 

@@ -10,9 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import effectus as fx
-from effectus.types import END, Endpoint, Open, Session, offer, rec, recv, select, send
+from effectus.types import END, Endpoint, Open, SendOn, Session, offer, rec, recv, select, send
 
 HERE = Path(__file__).name
+
+# Channel operations are answered inside their own `await` under the Cooperative scheduler when
+# no handler takes traps (the fast path), and through the loop under Seeded: errors and reports
+# must not depend on which.
+SCHEDULERS = pytest.mark.parametrize(
+    "interpreter",
+    [fx.testing(), fx.Interpreter(scheduler=fx.Cooperative())],
+    ids=["seeded", "cooperative"],
+)
 
 ADDER = rec("loop", lambda loop: select(add=send(int, loop), total=recv(int)))
 
@@ -59,6 +68,74 @@ def test_cooperative_and_seeded_runs_agree() -> None:
     assert fx.run(adder([1, 2, 3])) == 6
 
 
+class FlakyLink(fx.Handler):
+    """Sees every message sent; the ``fail_at``-th send raises instead of being delivered."""
+
+    def __init__(self, fail_at: int = 0) -> None:
+        self.sent: list[object] = []
+        self.fail_at = fail_at
+
+    @fx.handles(SendOn)
+    async def send_on(self, op: SendOn[Session]) -> Endpoint[Session]:
+        self.sent.append(op.message)
+        if len(self.sent) == self.fail_at:
+            raise ConnectionError(f"link down at message {len(self.sent)}")
+        return await op  # forwarded: performed by what is outside this handler
+
+
+@settings(max_examples=25, deadline=None)
+@given(numbers=st.lists(st.integers(-1000, 1000), max_size=8))
+def test_a_handler_that_takes_channel_traps_sees_every_send_under_cooperative(numbers: list[int]) -> None:
+    """Installing a handler for a channel trap turns the inline fast path off: it sees every
+    message, in order, and the conversation still gives the sum."""
+    link = FlakyLink()
+    interp = fx.Interpreter(link, scheduler=fx.Cooperative())
+    assert interp.run(adder(numbers)) == sum(numbers)
+    assert link.sent == [*numbers, sum(numbers)]
+
+
+def test_a_fault_injected_on_a_channel_surfaces_at_the_users_send() -> None:
+    """A handler may refuse a send (fault injection); the error is raised at the `await`."""
+    interp = fx.Interpreter(FlakyLink(fail_at=2), scheduler=fx.Cooperative())
+    with pytest.raises(ConnectionError, match="link down at message 2") as info:
+        interp.run(adder([10, 20, 30]))
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert any(f.name == "add_client" and f.line == "ep = await ep.send(n)" for f in frames)
+
+
+def test_a_run_nested_in_a_handler_does_not_disturb_the_outer_conversation() -> None:
+    """A handler that runs a whole program of its own (with its own channels) while the outer
+    tasks are mid-conversation: both conversations give their sums."""
+
+    @fx.effect
+    class Audit(fx.Effect[int]):
+        numbers: tuple[int, ...]
+
+    class Auditor(fx.Handler):
+        @fx.handles(Audit)
+        def audit(self, e: Audit) -> int:
+            return fx.run(adder(list(e.numbers)))
+
+    async def client(ep: Endpoint[Session], numbers: list[int]) -> int:
+        for n in numbers:
+            ep = await ep.select("add")
+            checked = await Audit((n, n))  # a nested run, between two steps of this one
+            ep = await ep.send(checked // 2)
+        ep = await ep.select("total")
+        total, ep = await ep.recv()
+        await ep.close()
+        return int(total)  # type: ignore[call-overload]
+
+    async def main() -> int:
+        a, b = await fx.Open(ADDER)
+        serving = await fx.Spawn(add_server(b))
+        total = await client(a, [1, 2, 3])
+        await fx.Join(serving)
+        return total
+
+    assert fx.Interpreter(Auditor(), scheduler=fx.Cooperative()).run(main()) == 6
+
+
 async def conversation_error(step: str) -> None:
     """Open a `!int . ?str . end` channel and make the mistake named by ``step``.
 
@@ -87,14 +164,15 @@ async def conversation_error(step: str) -> None:
                        "but the protocol expects to send int"),
         ("close early", "tried to close, but the protocol expects to send int"),
         ("unknown label", "tried to select 'add', but the protocol expects to send int"),
-        ("used twice", "the endpoint of channel #0 (first end) was already used at "),
+        ("used twice", f"the endpoint of channel #0 (first end) was already used at tests/types/{HERE}:"),
     ],
 )
-def test_each_misuse_raises_its_error_on_the_users_line(step: str, expected: str) -> None:
+@SCHEDULERS
+def test_each_misuse_raises_its_error_on_the_users_line(step: str, expected: str, interpreter: fx.Interpreter) -> None:
     """Wrong type, wrong step, early close, unknown label and reuse: each its error and site."""
     kind = fx.LinearityError if step == "used twice" else fx.ProtocolError
     with pytest.raises(kind) as info:
-        fx.run(conversation_error(step), fx.testing())
+        interpreter.run(conversation_error(step))
     assert expected in str(info.value)
     assert "Fix:" in str(info.value)
     frames = traceback.extract_tb(info.value.__traceback__)
@@ -176,7 +254,8 @@ def test_message_types_are_checked_by_beartype_for_typing_constructs() -> None:
     assert "tried to send ['x'] (type=list), but the protocol expects list[int]" in str(info.value)
 
 
-def test_dropping_an_endpoint_mid_protocol_is_reported_with_where_it_was_acquired() -> None:
+@SCHEDULERS
+def test_dropping_an_endpoint_mid_protocol_is_reported_with_where_it_was_acquired(interpreter: fx.Interpreter) -> None:
     """A task that ends holding an unfinished endpoint fails with LinearityError naming it."""
 
     async def main() -> None:
@@ -187,12 +266,13 @@ def test_dropping_an_endpoint_mid_protocol_is_reported_with_where_it_was_acquire
         # `a` is dropped here, before its receive; `b` too, at its end, unclosed
 
     with pytest.raises(fx.LinearityError) as info:
-        fx.run(main(), fx.testing())
+        interpreter.run(main())
     text = str(info.value)
     assert "task #0 'main' ended without consuming" in text
     assert "channel #0 (first end), dropped mid-protocol, where it had to receive str" in text
     assert "channel #0 (second end), unclosed at its end" in text
-    assert "acquired at " in text and f"{HERE}:" in text
+    sent = next(i for i, line in enumerate(Path(__file__).read_text().splitlines(), 1) if "a = await a.send(1)" in line)
+    assert f"dropped mid-protocol, where it had to receive str, acquired at tests/types/{HERE}:{sent} in main" in text
 
 
 def test_open_checks_the_peer_protocol_is_the_dual() -> None:
@@ -203,7 +283,8 @@ def test_open_checks_the_peer_protocol_is_the_dual() -> None:
         Open(send(int, fx.types.Var("x")))  # type: ignore[attr-defined]
 
 
-def test_deadlock_report_shows_the_protocol_state_of_each_channel() -> None:
+@SCHEDULERS
+def test_deadlock_report_shows_the_protocol_state_of_each_channel(interpreter: fx.Interpreter) -> None:
     """Two tasks each waiting to receive on a different channel first: Deadlock names each
     task, the channel it waits on, and where both ends of that channel stand."""
 
@@ -222,7 +303,7 @@ def test_deadlock_report_shows_the_protocol_state_of_each_channel() -> None:
         await fx.Join(t)
 
     with pytest.raises(fx.Deadlock) as info:
-        fx.run(main(), fx.testing())
+        interpreter.run(main())
     text = str(info.value)
     assert f"task #0 'main' at tests/types/{HERE}:" in text and "task #1 'peer' at" in text
     assert "waits for: receive on channel #0 (first end); protocol here: ?int . end; " \
@@ -231,7 +312,8 @@ def test_deadlock_report_shows_the_protocol_state_of_each_channel() -> None:
            "the peer has left: !int . end" in text
 
 
-def test_deadlock_report_names_a_task_that_failed_unjoined() -> None:
+@SCHEDULERS
+def test_deadlock_report_names_a_task_that_failed_unjoined(interpreter: fx.Interpreter) -> None:
     """When a peer died of an error, the Deadlock report says so: that is why nobody sends."""
 
     async def wrong(ep: Endpoint[Session]) -> None:
@@ -244,7 +326,7 @@ def test_deadlock_report_names_a_task_that_failed_unjoined() -> None:
         await fx.Join(t)
 
     with pytest.raises(fx.Deadlock) as info:
-        fx.run(main(), fx.testing())
+        interpreter.run(main())
     assert "task #1 'peer' raised ProtocolError: protocol violation on channel #0" in str(info.value)
 
 
