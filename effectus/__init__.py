@@ -40,6 +40,7 @@ from effectus.core import (
     TraceError,
     TraceWriter,
     Trap,
+    UndeclaredEffect,
     UnhandledEffect,
     VerifyReport,
     Wait,
@@ -56,7 +57,6 @@ from effectus.core import (
     run,
     run_async,
     run_result,
-    tool,
     verify_trace,
 )
 from effectus.effects import (
@@ -92,6 +92,7 @@ from effectus.effects import (
     supervise,
     testing,
 )
+from effectus.specs import SpecError, tool
 from effectus.types import Endpoint, Linear, Open
 
 __version__ = "0.1.0"
@@ -151,6 +152,7 @@ __all__ = [
     "Shuffle",
     "Sleep",
     "Spawn",
+    "SpecError",
     "Task",
     "TaskError",
     "Tool",
@@ -158,6 +160,7 @@ __all__ = [
     "TraceError",
     "TraceWriter",
     "Trap",
+    "UndeclaredEffect",
     "UnhandledEffect",
     "VerifyReport",
     "Wait",

@@ -15,6 +15,7 @@ from effectus.core._errors import (
     ProtocolError,
     ReplayDivergence,
     TraceError,
+    UndeclaredEffect,
     UnhandledEffect,
 )
 from effectus.core._codec import CodecError, register_codec
@@ -34,7 +35,7 @@ from effectus.core._trace import (
     read_trace,
     verify_trace,
 )
-from effectus.core._tool import Call, Tool, tool
+from effectus.core._tool import Call, Tool
 
 __all__ = [
     "Call",
@@ -72,6 +73,7 @@ __all__ = [
     "TraceError",
     "TraceWriter",
     "Trap",
+    "UndeclaredEffect",
     "UnhandledEffect",
     "VerifyReport",
     "Wait",
@@ -88,6 +90,5 @@ __all__ = [
     "run",
     "run_async",
     "run_result",
-    "tool",
     "verify_trace",
 ]

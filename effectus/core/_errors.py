@@ -42,6 +42,13 @@ class UnhandledEffect(EffectusError, LookupError):
     """
 
 
+class UndeclaredEffect(EffectusError, PermissionError):
+    """A tool performed an effect its spec (``@fx.tool(effects=...)``) does not declare.
+
+    Raised into the program at its ``await`` before any handler sees the effect.
+    """
+
+
 class ReplayDivergence(EffectusError, AssertionError):
     """A replayed program performed a different effect from the one recorded.
 

@@ -451,7 +451,7 @@ class Loop:
             except Push as push:
                 frames.append((coro, stack, in_handler))
                 coro = push.coro
-                stack = push.stack
+                stack = task.stack = push.stack  # traps (Spawn) read the task's stack
                 in_handler = in_handler or push.handler
                 table = stack.table
                 send = coro.send
@@ -476,6 +476,7 @@ class Loop:
                     else:
                         error = failure
                     coro, stack, in_handler = frames.pop()
+                    task.stack = stack
                     table = stack.table
                     send = coro.send
                     tape = stack.tape

@@ -79,8 +79,9 @@ def as_coroutine(program: object, where: str) -> Coroutine[Any, Any, Any]:
     if type(program) is CoroutineType:
         return cast(Coroutine[Any, Any, Any], program)
     # Fix: an effect is an awaitable program too (`fx.handle(Name(), ...)` in `handle`'s doctest).
-    if isinstance(program, Call):
+    if isinstance(program, Call) and program.tool.allowed is None:  # pyright: ignore[reportUnknownMemberType]
         # isinstance leaves Call's type argument unknown to pyright; the coroutine is the tool's.
+        # (A tool that declares its effects is awaited, so that its guard applies.)
         return program.coro  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
     if isinstance(program, (Call, Handle, Effect)):
         # (The cast: isinstance leaves the result type unknown to pyright; all three are awaitable.)

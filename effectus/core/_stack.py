@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from effectus.core._effect import AWAIT_CODE, Trap, is_effect_type
-from effectus.core._errors import InternalError, UnhandledEffect
+from effectus.core._errors import InternalError, UndeclaredEffect, UnhandledEffect
 from effectus.core._handler import Handler, bound_methods
 from effectus.core._site import describe_site, register_await_code
 from effectus.core._tool import Call
@@ -113,7 +113,10 @@ def _raise_suspend(suspend: Suspend) -> NoReturn:
 class Stack:
     """A prepared handler stack: the dispatch table and what was installed, for messages."""
 
-    __slots__ = ("table", "installed", "tape", "wrap", "scheduler", "traps_inline", "__weakref__")
+    __slots__ = (
+        "table", "installed", "tape", "wrap", "scheduler", "traps_inline", "guards", "restricted",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -133,6 +136,10 @@ class Stack:
         # No handler takes any trap and nothing wraps entries: a trap that can answer itself
         # without waiting may do so inside its own `__await__` (see `Loop.inline`).
         self.traps_inline = wrap is None and not any(_takes_traps(h) for _, h in installed)
+        # Inside tools that declare their effects: (tool name, the types it declared) for
+        # each; an effect must be a subclass of a declared type of every one (see `restrict`).
+        self.guards: tuple[tuple[str, tuple[type, ...]], ...] = ()
+        self.restricted: dict[tuple[str, frozenset[type]], Stack] | None = None
         table[Suspend] = _raise_suspend
         table[Call] = self._enter_call
         table[Handle] = self._enter_handle
@@ -173,10 +180,36 @@ class Stack:
                         break
             table.update(own)
             done = ((label, handler), *done)
-        return Stack(table, done, tape, wrap, scheduler)
+        stack = Stack(table, done, tape, wrap, scheduler)
+        if base is not None and base.guards:
+            # Handlers installed inside a tool answer effects the tool may perform unchecked:
+            # they never leave it.
+            inner = tuple(t for _, h in installed for t in type(h).handled())
+            stack.guards = tuple((name, (*declared, *inner)) for name, declared in base.guards)
+            stack.traps_inline = False
+        return stack
+
+    def restrict(self, tool: str, allowed: frozenset[type]) -> Stack:
+        """This stack for the body of ``tool``, which may perform only ``allowed`` effects."""
+        key = (tool, allowed)
+        cache = self.restricted
+        if cache is None:
+            cache = self.restricted = {}
+        stack = cache.get(key)
+        if stack is None:
+            guards = (*self.guards, (tool, tuple(allowed)))
+            table = {k: v for k, v in self.table.items() if not is_effect_type(k) or _passes(k, guards)}
+            stack = Stack(table, self.installed, self.tape, self.wrap, self.scheduler)
+            stack.guards = guards
+            stack.traps_inline = False  # channel operations must meet the guard too
+            cache[key] = stack
+        return stack
 
     def _enter_call(self, call: Call[Any]) -> NoReturn:
-        raise Push(call.coro, self)
+        allowed = call.tool.allowed
+        if allowed is None:
+            raise Push(call.coro, self)
+        raise Push(call.coro, self.restrict(call.tool.__qualname__, allowed))
 
     def _enter_handle(self, h: Handle[Any]) -> NoReturn:
         raise Push(h.coro, Stack.build(h.handlers, self))
@@ -184,6 +217,8 @@ class Stack:
     def resolve(self, request: object, program: Coroutine[Any, Any, Any] | None) -> Entry:
         """The entry for a type not in the table: a handled base class, or an error."""
         cls = type(request)
+        if self.guards and is_effect_type(cls) and not _passes(cls, self.guards):
+            return _raiser(UndeclaredEffect(_undeclared_message(request, self.guards, program)))
         if is_effect_type(cls):
             # Fix (precedence of subclass effects): search handlers innermost first, each for its
             # most specific base of `cls`.  `build` keeps `table[base]` that handler's entry.
@@ -217,6 +252,23 @@ class Stack:
         )
         lines.append(fix)
         return "\n".join(lines)
+
+
+def _passes(cls: type, guards: tuple[tuple[str, tuple[type, ...]], ...]) -> bool:
+    return all(issubclass(cls, declared) for _, declared in guards)
+
+
+def _undeclared_message(effect: object, guards: tuple[tuple[str, tuple[type, ...]], ...], program: Coroutine[Any, Any, Any] | None) -> str:
+    cls = type(effect)
+    tool, declared = next((name, d) for name, d in reversed(guards) if not issubclass(cls, d))
+    names = ", ".join(sorted(t.__name__ for t in declared)) or "none"
+    return (
+        f"tool {tool} performed {effect!r}, an effect its spec does not declare\n"
+        f"  at {describe_site(program)}\n"
+        f"  declared effects: {names}\n"
+        f"Fix: add {cls.__name__} to effects=[...] in @fx.tool(...) on {tool}, "
+        f"or perform it outside the tool."
+    )
 
 
 def _takes_traps(handler: Handler) -> bool:

@@ -51,6 +51,10 @@ class Tool(Generic[P, R]):
     __wrapped__: Callable[P, Coroutine[Any, Any, R]]
     __qualname__: str  # set by functools.update_wrapper; declared for mypy
 
+    #: the effect types the tool may perform, its callees and tasks included (None: any);
+    #: anything else is refused before a handler sees it
+    allowed: frozenset[type] | None = None
+
     def __init__(self, fn: Callable[P, Coroutine[Any, Any, R]]) -> None:
         # A run-time guard for unchecked callers: statically a Tool is never a coroutine function.
         if isinstance(fn, Tool):  # pyright: ignore[reportUnnecessaryIsInstance]

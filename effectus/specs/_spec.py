@@ -1,0 +1,658 @@
+"""Tool specs: refinements, pre/postconditions, invariants and declared effects, checked per call.
+
+``@fx.tool(requires=..., ensures=..., effects=..., placement=..., invariants=...)`` reads the
+tool's signature once and compiles its checks into one generated function per tool (the way
+`dataclasses` builds ``__init__``): the function has the tool's own parameters, so binding the
+arguments costs nothing extra, and a simple predicate whose body reads only its parameters and
+builtins is inlined as an expression.  A precondition that holds costs one comparison in that
+function; one that fails raises `PreconditionError` on the caller's line with the predicate's
+source, the values of the names it reads and the call site.
+
+What a spec says:
+
+- **refinements**: parameters (and the result) annotated ``Annotated[T, *constraints]`` with the
+  annotated-types constraints `Gt`, `Ge`, `Lt`, `Le`, `MultipleOf`, `MinLen`, `MaxLen`, `Len`,
+  `Interval` and `Predicate`, and `Length` (a length given by other parameters: a ``Vec[n]``);
+- **types**: ``T`` itself is checked with beartype (``isinstance`` for plain classes);
+- ``requires``: predicates over the parameters, checked before the body starts;
+- ``ensures``: predicates over ``result`` and the parameters, checked when the body returns;
+- ``invariants``: predicates over the parameters that must hold before and after the body
+  (for arguments the tool mutates);
+- ``effects``: the effect types the tool may perform (its callees and tasks included); any
+  other effect is refused with `UndeclaredEffect` before a handler sees it;
+- ``placement``: where the tool may run, a placement string (kept for the planner).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import functools
+import inspect
+import textwrap
+import typing
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
+
+from effectus.core import EffectusError, PostconditionError, PreconditionError
+from effectus.core._effect import is_effect_type
+from effectus.core._site import caller_site, relative
+from effectus.core._tool import Call, Tool
+
+__all__ = ["Length", "Predicate", "Spec", "SpecError", "SpecTool", "spec_of", "tool"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Kind = Literal["requires", "ensures", "invariant", "refinement"]
+PredicateLike = Callable[..., object]
+
+
+class SpecError(EffectusError, TypeError):
+    """A spec is malformed: found when the tool is decorated (a predicate naming a parameter
+    the tool does not have, refinements that no value satisfies, a non-async function...)."""
+
+
+SpecError.__module__ = "effectus"
+
+
+@dataclass(frozen=True)
+class Length:
+    """Refinement: the value's length equals an expression over other parameters.
+
+    ``xs: Annotated[list[float], Length("n")]`` is a vector of ``n`` elements (a ``Vec[n]``);
+    ``Length("n + 1")`` and ``Length("rows * cols")`` work too.
+    """
+
+    expr: str
+
+    def __post_init__(self) -> None:
+        try:
+            ast.parse(self.expr, mode="eval")
+        except SyntaxError as err:
+            raise SpecError(f"Length({self.expr!r}): not an expression ({err.msg})") from None
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """One predicate of a spec, with what the checks and the proofs need to know about it."""
+
+    kind: Kind
+    #: the callable (for refinements: None; `source` is then the expression)
+    fn: PredicateLike | None
+    #: the parameter names it reads, in its own order (``result`` for the result)
+    names: tuple[str, ...]
+    #: its text as the user wrote it: ``0 < k <= len(xs)``
+    source: str
+    #: where it was written (``file:line``)
+    where: str
+    #: the expression inlined in the generated check, when the predicate allows it
+    inline: str | None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What `tool` read from the decorator and the signature."""
+
+    name: str
+    signature: inspect.Signature
+    #: parameter name -> its type without refinements (``Annotated`` stripped)
+    types: dict[str, object]
+    result_type: object
+    requires: tuple[Predicate, ...]
+    ensures: tuple[Predicate, ...]
+    invariants: tuple[Predicate, ...]
+    #: refinements of parameters (requires) and of the result (ensures), as predicates
+    refinements: tuple[Predicate, ...]
+    #: parameter name (or ``result``) -> its annotated-types constraints
+    constraints: dict[str, tuple[object, ...]]
+    effects: frozenset[type] | None
+    placement: str | None
+    #: where the tool is defined (``file:line``)
+    where: str
+
+    def predicates(self) -> tuple[Predicate, ...]:
+        """Every predicate of the spec, refinements first."""
+        return (*self.refinements, *self.requires, *self.ensures, *self.invariants)
+
+
+class SpecTool(Tool[P, R], Generic[P, R]):
+    """A tool with a spec: each call checks it (see `tool`)."""
+
+    spec: Spec
+
+    def __init__(self, fn: Callable[P, Coroutine[Any, Any, R]], spec: Spec, pre: Callable[..., Any], post: Callable[..., Any] | None) -> None:
+        super().__init__(fn)
+        self.spec = spec
+        self.allowed = spec.effects
+        self._pre = pre
+        self._post = post
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Call[R]:
+        bound = self._pre(*args, **kwargs)  # raises PreconditionError on the caller's line
+        coro = self._fn(*args, **kwargs)
+        post = self._post
+        if post is None:
+            return Call(self, coro)
+        return Call(self, _ensured(coro, post, bound))
+
+    def __repr__(self) -> str:
+        return f"<tool {self.__module__}.{self.__qualname__} with a spec>"
+
+
+async def _ensured(coro: Coroutine[Any, Any, R], post: Callable[..., Any], bound: tuple[Any, ...]) -> R:
+    result = await coro
+    post(result, *bound)
+    return result
+
+
+def spec_of(obj: object) -> Spec | None:
+    """The spec of a tool made by ``@fx.tool(...)``, or None."""
+    return obj.spec if isinstance(obj, SpecTool) else None
+
+
+# --- the decorator ----------------------------------------------------------------------------
+
+
+@overload
+def tool(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Tool[P, R]: ...
+@overload
+def tool(
+    *,
+    requires: PredicateLike | Sequence[PredicateLike] = ...,
+    ensures: PredicateLike | Sequence[PredicateLike] = ...,
+    effects: Iterable[type] | None = ...,
+    placement: str | None = ...,
+    invariants: PredicateLike | Sequence[PredicateLike] = ...,
+) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Tool[P, R]]: ...
+
+
+def tool(
+    fn: Callable[P, Coroutine[Any, Any, R]] | None = None,
+    /,
+    *,
+    requires: PredicateLike | Sequence[PredicateLike] = (),
+    ensures: PredicateLike | Sequence[PredicateLike] = (),
+    effects: Iterable[type] | None = None,
+    placement: str | None = None,
+    invariants: PredicateLike | Sequence[PredicateLike] = (),
+) -> Tool[P, R] | Callable[[Callable[P, Coroutine[Any, Any, R]]], Tool[P, R]]:
+    """Make an ``async def`` program a tool, optionally with a spec checked on every call.
+
+    Bare (``@fx.tool``), a tool checks only the refinements of its parameters and result
+    (``Annotated[int, Ge(0)]``), and one without any costs nothing extra per call.  Given
+    any spec argument, it also checks argument and result types with beartype:
+
+    >>> import effectus as fx
+    >>> from typing import Annotated
+    >>> from annotated_types import Ge
+    >>> @fx.tool(requires=lambda xs, k: k <= len(xs), ensures=lambda result, k: len(result) == k)
+    ... async def top(xs: list[int], k: Annotated[int, Ge(0)]) -> list[int]:
+    ...     return sorted(xs, reverse=True)[:k]
+    >>> fx.run(top([3, 1, 2], 2))
+    [3, 2]
+    >>> fx.run(top([3], 2))
+    Traceback (most recent call last):
+    ...
+    effectus.PreconditionError: precondition of tool top failed: k <= len(xs)
+    ...
+
+    Args:
+        requires: predicates over the parameters (each names those it reads).
+        ensures: predicates over ``result`` and the parameters.
+        effects: the effect types the tool may perform; others raise `UndeclaredEffect`.
+        placement: where the tool may run (a placement string).
+        invariants: predicates over the parameters, checked before and after the body.
+
+    Raises:
+        SpecError: a predicate names a parameter the tool lacks, or is not callable;
+            refinements of one parameter contradict each other; ``effects`` holds a non-effect.
+    """
+    bare = (requires, ensures, effects, placement, invariants) == ((), (), None, None, ())
+
+    def decorate(f: Callable[P, Coroutine[Any, Any, R]]) -> Tool[P, R]:
+        if not inspect.iscoroutinefunction(f) or (bare and not _refined(f)):
+            return Tool(f)  # (a plain def: Tool raises the TypeError that says `async def`)
+        spec = build_spec(f, requires, ensures, effects, placement, invariants)
+        pre, post = compile_checks(spec, f)
+        return SpecTool(f, spec, pre, post)
+
+    return decorate if fn is None else decorate(fn)
+
+
+def _refined(fn: Callable[..., Any]) -> bool:
+    """Whether a tool with no spec arguments still has refinements (``Annotated``) to check."""
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # unresolvable annotations: no refinements can be read either
+        return False
+    return any(_split_annotated(h)[1] for h in hints.values())
+
+
+def _listed(value: PredicateLike | Sequence[PredicateLike], what: str, tool_name: str) -> list[PredicateLike]:
+    items = [value] if callable(value) else list(value)
+    for item in items:
+        if not callable(item):
+            raise SpecError(
+                f"@fx.tool({what}=...) on {tool_name}: {item!r} is not a predicate.\n"
+                f"Fix: pass a function or lambda, e.g. {what}=lambda x: x > 0 (or a list of them)."
+            )
+    return items
+
+
+def build_spec(
+    fn: Callable[..., Any],
+    requires: PredicateLike | Sequence[PredicateLike],
+    ensures: PredicateLike | Sequence[PredicateLike],
+    effects: Iterable[type] | None,
+    placement: str | None,
+    invariants: PredicateLike | Sequence[PredicateLike],
+) -> Spec:
+    """Read a tool's spec from its decorator arguments and its signature."""
+    name = fn.__qualname__
+    signature = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as err:  # a forward reference that does not resolve (yet)
+        raise SpecError(
+            f"@fx.tool on {name}: cannot resolve its annotations ({type(err).__name__}: {err}).\n"
+            f"Fix: define the types the signature names before the tool."
+        ) from err
+    params = list(signature.parameters)
+    for p in signature.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise SpecError(f"@fx.tool(...) on {name}: *{p.name} parameters cannot carry a spec; name each parameter.")
+    types: dict[str, object] = {}
+    constraints: dict[str, tuple[object, ...]] = {}
+    refinements: list[Predicate] = []
+    where = _where_code(fn.__code__)
+    for pname in [*params, "result"]:
+        hint = hints.get("return" if pname == "result" else pname, object)
+        base, metadata = _split_annotated(hint)
+        types[pname] = base
+        if metadata:
+            constraints[pname] = metadata
+            _check_bounds(name, pname, metadata)
+            kind: Kind = "refinement"
+            for c in metadata:
+                expr = _constraint_expr(pname, c, name, params)
+                refinements.append(Predicate(kind, None, _names_in(expr, [*params, "result"]), expr, where, expr))
+    result_type = types.pop("result")
+    result_constraints = constraints.get("result", ())
+    del result_constraints
+    declared: frozenset[type] | None = None
+    if effects is not None:
+        declared = frozenset(effects)
+        for e in declared:
+            if not is_effect_type(e):
+                raise SpecError(
+                    f"@fx.tool(effects=...) on {name}: {e!r} is not an effect type.\n"
+                    f"Fix: list effect classes (subclasses of fx.Effect), e.g. effects=[fx.Get, fx.Put]."
+                )
+    if placement is not None and not isinstance(placement, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise SpecError(f"@fx.tool(placement=...) on {name}: expected a placement string, got {placement!r}")
+    return Spec(
+        name=name,
+        signature=signature,
+        types=types,
+        result_type=result_type,
+        requires=tuple(_predicate("requires", p, params, name) for p in _listed(requires, "requires", name)),
+        ensures=tuple(_predicate("ensures", p, [*params, "result"], name) for p in _listed(ensures, "ensures", name)),
+        invariants=tuple(_predicate("invariant", p, params, name) for p in _listed(invariants, "invariants", name)),
+        refinements=tuple(refinements),
+        constraints=constraints,
+        effects=declared,
+        placement=placement,
+        where=where,
+    )
+
+
+def _split_annotated(hint: object) -> tuple[object, tuple[object, ...]]:
+    import annotated_types as at  # (not at `import effectus`: the stdlib-only import test)
+
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *metadata = typing.get_args(hint)
+        flat: list[object] = []
+        for m in metadata:
+            if isinstance(m, at.GroupedMetadata):
+                flat.extend(m)  # Interval, Len: their parts
+            elif isinstance(m, (at.BaseMetadata, Length)):
+                flat.append(m)
+        return base, tuple(flat)
+    return hint, ()
+
+
+# annotated-types constraint -> (its field, the check it means)
+_TEMPLATES: dict[str, tuple[str, str]] = {
+    "Gt": ("gt", "{p} > {v}"),
+    "Ge": ("ge", "{p} >= {v}"),
+    "Lt": ("lt", "{p} < {v}"),
+    "Le": ("le", "{p} <= {v}"),
+    "MultipleOf": ("multiple_of", "{p} % {v} == 0"),
+    "MinLen": ("min_length", "len({p}) >= {v}"),
+    "MaxLen": ("max_length", "len({p}) <= {v}"),
+}
+
+
+def _constraint_expr(param: str, c: object, tool_name: str, params: list[str]) -> str:
+    """The Python expression of one refinement of ``param``."""
+    import annotated_types as at  # (not at `import effectus`: the stdlib-only import test)
+
+    template = _TEMPLATES.get(type(c).__name__) if type(c).__module__ == at.__name__ else None
+    if template is not None:
+        field, text = template
+        return text.format(p=param, v=repr(getattr(c, field)))
+    match c:
+        case Length(expr=expr):
+            unknown = [n for n in _names_in(expr, None) if n not in params]
+            if unknown:
+                raise SpecError(
+                    f"@fx.tool on {tool_name}: Length({expr!r}) on {param} names {', '.join(unknown)}, "
+                    f"which {'is not a parameter' if len(unknown) == 1 else 'are not parameters'}.\n"
+                    f"Fix: a length may name only the tool's parameters: {', '.join(params)}."
+                )
+            return f"len({param}) == ({expr})"
+        case at.Predicate(func=func):
+            return f"{_register_refinement(func)}({param})"
+        case _:
+            raise SpecError(f"@fx.tool on {tool_name}: unsupported refinement {c!r} on {param}")
+
+
+# Predicate(...) refinements are called through names the generated checks can see.
+_REFINEMENT_FUNCS: dict[str, Callable[[Any], object]] = {}
+
+
+def _register_refinement(func: Callable[[Any], object]) -> str:
+    key = f"_refine_{len(_REFINEMENT_FUNCS)}"
+    for existing, f in _REFINEMENT_FUNCS.items():
+        if f is func:
+            return existing
+    _REFINEMENT_FUNCS[key] = func
+    return key
+
+
+def _check_bounds(tool_name: str, param: str, constraints: tuple[object, ...]) -> None:
+    """Refinements of one parameter that no number satisfies: an error now, not a vacuous tool."""
+    import annotated_types as at  # (not at `import effectus`: the stdlib-only import test)
+
+    low: tuple[float, bool] | None = None  # (bound, inclusive)
+    high: tuple[float, bool] | None = None
+    texts: list[str] = []
+    for c in constraints:
+        if isinstance(c, (at.Gt, at.Ge)):
+            bound: object = c.gt if isinstance(c, at.Gt) else c.ge
+            inclusive = isinstance(c, at.Ge)
+            texts.append(repr(c))
+            if isinstance(bound, (int, float)) and (low is None or bound > low[0] or (bound == low[0] and not inclusive)):
+                low = (float(bound), inclusive)
+        elif isinstance(c, (at.Lt, at.Le)):
+            bound = c.lt if isinstance(c, at.Lt) else c.le
+            inclusive = isinstance(c, at.Le)
+            texts.append(repr(c))
+            if isinstance(bound, (int, float)) and (high is None or bound < high[0] or (bound == high[0] and not inclusive)):
+                high = (float(bound), inclusive)
+    if low is not None and high is not None:
+        empty = low[0] > high[0] or (low[0] == high[0] and not (low[1] and high[1]))
+        if empty:
+            raise SpecError(
+                f"@fx.tool on {tool_name}: the refinements of {param} contradict each other: "
+                f"{', '.join(texts)} admit no value.\nFix: correct the bounds."
+            )
+
+
+def _names_in(expr: str, known: list[str] | None) -> tuple[str, ...]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(expr, mode="eval")):
+        if isinstance(node, ast.Name) and node.id not in names and (known is None or node.id in known):
+            names.append(node.id)
+    return tuple(names)
+
+
+def _where_code(code: CodeType) -> str:
+    return f"{relative(code.co_filename)}:{code.co_firstlineno}"
+
+
+def _predicate(kind: Kind, fn: PredicateLike, allowed: list[str], tool_name: str) -> Predicate:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise SpecError(f"@fx.tool({kind}=...) on {tool_name}: cannot read the parameters of {fn!r}") from None
+    names = tuple(sig.parameters)
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        extra = " (only ensures may name `result`)" if "result" in unknown else ""
+        raise SpecError(
+            f"@fx.tool({kind}=...) on {tool_name}: the predicate {predicate_source(fn)!r} names "
+            f"{', '.join(unknown)}, which {'is not a parameter' if len(unknown) == 1 else 'are not parameters'} "
+            f"of {tool_name}{extra}.\n"
+            f"Fix: name its parameters after the tool's: {', '.join(allowed)}."
+        )
+    code = getattr(fn, "__code__", None)
+    where = _where_code(code) if isinstance(code, CodeType) else "<unknown>"
+    return Predicate(kind, fn, names, predicate_source(fn), where, _inline_expr(fn, names))
+
+
+# --- predicate source -------------------------------------------------------------------------
+
+
+def predicate_node(fn: PredicateLike) -> ast.expr | None:
+    """The expression a lambda (or a one-``return`` def) computes, parsed from its source."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, CodeType):
+        return None
+    try:
+        lines, _ = inspect.findsource(code)
+    except (OSError, TypeError):
+        return None
+    first = code.co_firstlineno
+    # Parse from the first line of the statement the predicate is in, growing until it parses.
+    for end in range(first, min(len(lines), first + 40) + 1):
+        text = textwrap.dedent("".join(lines[first - 1 : end]))
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            try:
+                tree = ast.parse("(" + text.strip().rstrip(",") + ")")
+            except SyntaxError:
+                continue
+        node = _find(tree, code)
+        if node is not None:
+            return node
+    return None
+
+
+def _find(tree: ast.AST, code: CodeType) -> ast.expr | None:
+    params = code.co_varnames[: code.co_argcount]
+    for node in ast.walk(tree):
+        if code.co_name == "<lambda>" and isinstance(node, ast.Lambda):
+            if tuple(a.arg for a in node.args.args) == params:
+                return node.body
+        elif isinstance(node, ast.FunctionDef) and node.name == code.co_name:
+            body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+                return body[0].value
+            return None
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_of(code: CodeType) -> str | None:
+    fn = _CodeHolder(code)
+    node = predicate_node(cast(PredicateLike, fn))
+    return None if node is None else ast.unparse(node)
+
+
+class _CodeHolder:
+    def __init__(self, code: CodeType) -> None:
+        self.__code__ = code
+
+
+def predicate_source(fn: PredicateLike) -> str:
+    """The predicate's text (``0 < k <= len(xs)``), or its name when the source is not found."""
+    code = getattr(fn, "__code__", None)
+    text = _source_of(code) if isinstance(code, CodeType) else None
+    return text if text is not None else getattr(fn, "__qualname__", repr(fn))
+
+
+_SAFE_BUILTINS = frozenset({"len", "abs", "min", "max", "all", "any", "range", "sum", "int", "float", "bool", "round", "sorted", "tuple", "list", "set"})
+
+
+def _inline_expr(fn: PredicateLike, names: tuple[str, ...]) -> str | None:
+    """The predicate's expression, when it can be pasted into the generated check as is: it
+    reads only its parameters and unshadowed builtins, and defines no names of its own."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, CodeType) or code.co_freevars or getattr(fn, "__defaults__", None):
+        return None
+    node = predicate_node(fn)
+    if node is None:
+        return None
+    globals_: dict[str, object] = getattr(fn, "__globals__", {})
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Lambda, ast.NamedExpr, ast.comprehension, ast.Await, ast.Yield, ast.YieldFrom)):
+            return None
+        if isinstance(sub, ast.Name):
+            if sub.id in names:
+                continue
+            if sub.id in _SAFE_BUILTINS and sub.id not in globals_ and hasattr(builtins, sub.id):
+                continue
+            return None
+    return f"({ast.unparse(node)})"
+
+
+# --- the generated checks ---------------------------------------------------------------------
+
+_GENERATED = __file__  # the generated checks are effectus' own frames: sites skip them
+
+
+def compile_checks(spec: Spec, fn: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+    """The precondition check (the tool's own signature; answers the bound arguments) and the
+    postcondition check (``result, *arguments``; None when there is nothing to check)."""
+    params = list(spec.signature.parameters.values())
+    names = [p.name for p in params]
+    namespace: dict[str, Any] = {"_fail": _fail, "_mistyped": _mistyped, "_spec": spec, **_REFINEMENT_FUNCS}
+    header: list[str] = []
+    for i, p in enumerate(params):
+        if p.kind is p.KEYWORD_ONLY and (i == 0 or params[i - 1].kind is not p.KEYWORD_ONLY):
+            header.append("*")
+        header.append(p.name if p.default is p.empty else f"{p.name}=_d{i}")
+        if p.default is not p.empty:
+            namespace[f"_d{i}"] = p.default
+        if p.kind is p.POSITIONAL_ONLY and (i + 1 == len(params) or params[i + 1].kind is not p.POSITIONAL_ONLY):
+            header.append("/")
+
+    def checks(preds: Sequence[Predicate], label: str, post: bool) -> list[str]:
+        out: list[str] = []
+        for j, pred in enumerate(preds):
+            key = f"_{label}{j}"
+            namespace[key] = pred
+            namespace[f"{key}_fn"] = pred.fn
+            test = pred.inline if pred.inline is not None else f"{key}_fn({', '.join(pred.names)})"
+            values = "{" + ", ".join(f"{n!r}: {n}" for n in pred.names) + "}"
+            # (A try block costs nothing in 3.11 until something raises.)
+            out += [
+                "    try:",
+                f"        _ok = {test}",
+                "    except Exception as _err:",
+                "        _ok = _err",
+                f"    if _ok is not True: _fail(_spec, {key}, {values}, _ok, {post})",
+            ]
+        return out
+
+    pre_refine = [p for p in spec.refinements if "result" not in p.names]
+    post_refine = [p for p in spec.refinements if "result" in p.names]
+    pre_body = [
+        *_type_checks(spec, namespace, names),
+        *checks(pre_refine, "r", False),
+        *checks(spec.requires, "q", False),
+        *checks(spec.invariants, "i", False),
+        f"    return ({''.join(n + ', ' for n in names)})",
+    ]
+    post_body = [
+        *_type_checks(spec, namespace, ["result"]),
+        *checks(post_refine, "s", True),
+        *checks(spec.ensures, "e", True),
+        *checks(spec.invariants, "j", True),
+    ]
+    sources = [f"def _pre({', '.join(header)}):\n" + "\n".join(pre_body)]
+    if len(post_body) > 0:
+        sources.append(f"def _post({', '.join(['result', *names])}):\n" + "\n".join(post_body))
+    # Like dataclasses' __init__: one generated function per tool, compiled once.
+    exec(compile("\n\n".join(sources), _GENERATED, "exec"), namespace)
+    return namespace["_pre"], namespace.get("_post")
+
+
+def _type_checks(spec: Spec, namespace: dict[str, Any], names: list[str]) -> list[str]:
+    out: list[str] = []
+    for n in names:
+        hint = spec.result_type if n == "result" else spec.types.get(n, object)
+        test = _type_test(hint)
+        if test is not None:
+            namespace[f"_t_{n}"] = test
+            namespace[f"_h_{n}"] = hint
+            out.append(f"    if not _t_{n}({n}): _mistyped(_spec, {n!r}, {n}, _h_{n})")
+    return out
+
+
+def _type_test(hint: object) -> Callable[[object], bool] | None:
+    """A fast membership test for ``hint`` (None: anything goes)."""
+    if hint is object or hint is typing.Any or hint is inspect.Parameter.empty:
+        return None
+    if hint is float:  # the numeric tower, as type checkers read it
+        return lambda v: isinstance(v, (float, int))
+    if isinstance(hint, type) and not getattr(hint, "__parameters__", ()):
+        return lambda v: isinstance(v, hint)
+    from beartype.door import is_bearable  # only tools with generic hints pay for beartype
+
+    return lambda v: is_bearable(v, cast(Any, hint))
+
+
+def _hint_name(hint: object) -> str:
+    return hint.__qualname__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def _mistyped(spec: Spec, name: str, value: object, hint: object) -> None:
+    post = name == "result"
+    error = PostconditionError if post else PreconditionError
+    raise error(
+        f"{'result' if post else 'argument ' + name} of tool {spec.name} must be {_hint_name(hint)}, "
+        f"got {value!r} (type={type(value).__qualname__})\n"
+        f"  {_where(spec, post)}\n"
+        f"Fix: {'return' if post else 'pass'} a value of type {_hint_name(hint)}."
+    )
+
+
+def _where(spec: Spec, post: bool) -> str:
+    if post:  # the body has returned: its definition says which tool it was
+        return f"returned by the tool defined at {spec.where}"
+    return f"called at {caller_site()}"
+
+
+def _fail(spec: Spec, pred: Predicate, values: dict[str, object], outcome: object, post: bool) -> None:
+    """A check did not answer True: the predicate failed, raised, or answered a non-bool."""
+    numpy_bool = type(outcome).__module__ == "numpy" and type(outcome).__name__ in ("bool", "bool_")
+    if numpy_bool and bool(outcome):
+        return  # numpy's True
+    what = {"requires": "precondition", "ensures": "postcondition", "invariant": "invariant", "refinement": "refinement"}[pred.kind]
+    if isinstance(outcome, Exception):
+        head = f"{what} of tool {spec.name} raised {type(outcome).__name__}: {outcome}\n  predicate: {pred.source}"
+    elif outcome is False or numpy_bool:
+        head = f"{what} of tool {spec.name} failed: {pred.source}"
+    else:
+        head = (
+            f"{what} of tool {spec.name} answered {outcome!r} (type={type(outcome).__qualname__}), "
+            f"not a bool: {pred.source}"
+        )
+    lines = [head, *(f"  {name} = {value!r}" for name, value in values.items())]
+    lines.append(f"  {_where(spec, post)}")
+    lines.append(f"  predicate at {pred.where}")
+    lines.append(
+        "Fix: make the tool return a result that satisfies it, or correct the spec."
+        if post
+        else "Fix: call the tool with arguments that satisfy it, or check them before calling."
+    )
+    err = (PostconditionError if post else PreconditionError)("\n".join(lines))
+    if isinstance(outcome, Exception):
+        raise err from outcome
+    raise err
