@@ -132,18 +132,22 @@ class SpecTool(Tool[P, R], Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Call[R]:
         bound = self._pre(*args, **kwargs)  # raises PreconditionError on the caller's line
-        coro = self._fn(*args, **kwargs)
         post = self._post
         if post is None:
-            return Call(self, coro)
-        return Call(self, _ensured(coro, post, bound))
+            return Call(self, self._fn(*args, **kwargs))
+        # The body's coroutine is made inside the wrapper (the arguments bind: `_pre` has the
+        # same signature), so a call closed unstarted leaves no coroutine never awaited.
+        return Call(self, _ensured(self._fn, args, kwargs, post, bound))
 
     def __repr__(self) -> str:
         return f"<tool {self.__module__}.{self.__qualname__} with a spec>"
 
 
-async def _ensured(coro: Coroutine[Any, Any, R], post: Callable[..., Any], bound: tuple[Any, ...]) -> R:
-    result = await coro
+async def _ensured(
+    fn: Callable[..., Coroutine[Any, Any, R]], args: tuple[Any, ...], kwargs: dict[str, Any],
+    post: Callable[..., Any], bound: tuple[Any, ...],
+) -> R:
+    result = await fn(*args, **kwargs)
     post(result, *bound)
     return result
 
@@ -588,10 +592,15 @@ def _type_checks(spec: Spec, namespace: dict[str, Any], names: list[str]) -> lis
     for n in names:
         hint = spec.result_type if n == "result" else spec.types.get(n, object)
         test = _type_test(hint)
-        if test is not None:
-            namespace[f"_t_{n}"] = test
-            namespace[f"_h_{n}"] = hint
-            out.append(f"    if not _t_{n}({n}): _mistyped(_spec, {n!r}, {n}, _h_{n})")
+        if test is None:
+            continue
+        namespace[f"_t_{n}"] = test
+        namespace[f"_h_{n}"] = hint
+        # Plain classes are tested inline (isinstance is a builtin call, not a Python one).
+        plain = hint is float or (isinstance(hint, type) and not getattr(hint, "__parameters__", ()))
+        namespace[f"_c_{n}"] = (float, int) if hint is float else hint
+        check = f"isinstance({n}, _c_{n})" if plain else f"_t_{n}({n})"
+        out.append(f"    if not {check}: _mistyped(_spec, {n!r}, {n}, _h_{n})")
     return out
 
 
