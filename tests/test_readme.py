@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import re
 import sys
 import types
@@ -24,8 +25,11 @@ def test_readme_block_runs(index: int) -> None:
     # A real module, as a user's script would be: dataclasses look their module up.
     module = types.ModuleType(f"readme_block_{index}")
     sys.modules[module.__name__] = module
+    # Its source is readable, as a script's is (predicates in error messages quote it).
+    filename = f"README.md[block {index}]"
+    linecache.cache[filename] = (len(BLOCKS[index]), None, BLOCKS[index].splitlines(True), filename)
     try:
-        exec(compile(BLOCKS[index], f"README.md[block {index}]", "exec"), module.__dict__)
+        exec(compile(BLOCKS[index], filename, "exec"), module.__dict__)
     finally:
         del sys.modules[module.__name__]
 
