@@ -4,6 +4,8 @@ A program is an ``async def`` that awaits effects; an interpreter made of swappa
 gives them meaning (production, testing or replay).  See README.md.
 """
 
+from typing import TYPE_CHECKING
+
 from effectus.core import (
     Call,
     Cancel,
@@ -169,6 +171,7 @@ __all__ = [
     "__version__",
     "acquire",
     "branch",
+    "check",
     "effect",
     "explore",
     "handle",
@@ -189,3 +192,15 @@ __all__ = [
     "tool",
     "verify_trace",
 ]
+
+
+if TYPE_CHECKING:
+    from effectus.proofs import check
+
+def __getattr__(name: str) -> object:
+    # `fx.check` lives in effectus.proofs, which imports z3: loaded on first use only.
+    if name == "check":
+        from effectus.proofs import check
+
+        return check
+    raise AttributeError(f"module 'effectus' has no attribute {name!r}")

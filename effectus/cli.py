@@ -55,6 +55,12 @@ def _trace_diff(args: argparse.Namespace) -> int:
     return _cli_trace.diff(args.a, args.b)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from effectus import _cli_check
+
+    return _cli_check.check(args.module, as_json=args.json, cache=not args.no_cache)
+
+
 def _count(text: str) -> int:
     """A whole number >= 0, for options such as ``--limit``."""
     try:
@@ -93,6 +99,18 @@ def _parser() -> argparse.ArgumentParser:
         "--stop-at", type=_count, metavar="N", help="stop when the program reaches record N"
     )
     replay.set_defaults(func=_replay)
+
+    check = commands.add_parser(
+        "check",
+        help="prove or refute the specs of every tool in a module with z3",
+        description="Import MODULE (a dotted name, or a path to a .py file) and check the spec of "
+        "each tool it defines with @fx.tool(...): preconditions satisfiable, postconditions "
+        "consistent. Prints one row per tool and check; exits 1 when anything is refuted.",
+    )
+    check.add_argument("module", metavar="MODULE", help="a module name (pkg.tools) or a file (tools.py)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the proof cache")
+    check.set_defaults(func=_check)
 
     trace = commands.add_parser(
         "trace",

@@ -1,3 +1,24 @@
-"""effectus.proofs: see DESIGN.md; built by a later issue."""
+"""effectus.proofs: specs as z3 formulas, so that what can be proved is proved for all inputs.
 
-__all__: list[str] = []
+`translate` turns a predicate (a spec's ``requires``/``ensures`` lambda, a def, or an
+expression) into a z3 formula over symbolic values made by `symbol` from the parameters'
+annotations; `refinement` gives the formula of one annotated-types constraint.  The formula
+holds exactly when the predicate returns a truthy value (an ``IndexError`` or
+``ZeroDivisionError`` counts as not holding).  A predicate outside the translatable subset
+(listed in ``effectus/proofs/_translate.py``) raises `RuntimeOnly`, naming the construct and its
+``file:line:col``: it is checked at run time only, never silently "proved".
+
+`check` (``fx.check``) runs the static checks of tools' specs and returns a `Report` of
+`Check` rows, each proved, refuted with a counterexample, or unknown; ``effectus check MODULE``
+prints it.
+
+This package imports z3; ``import effectus`` does not import it (``fx.check`` loads it).
+"""
+
+from effectus.proofs._check import Check, Report, check, check_spec, proof_cache_dir
+from effectus.proofs._translate import RuntimeOnly, Sym, refinement, symbol, translate
+
+__all__ = [
+    "Check", "Report", "RuntimeOnly", "Sym", "check", "check_spec", "proof_cache_dir", "refinement",
+    "symbol", "translate",
+]

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import inspect
-import textwrap
 import typing
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from effectus.core import EffectusError, PostconditionError, PreconditionError
 from effectus.core._effect import is_effect_type
 from effectus.core._site import caller_site, relative
 from effectus.core._tool import Call, Tool
+from effectus.specs._source import find_node
 
 __all__ = ["Length", "Predicate", "Spec", "SpecError", "SpecTool", "spec_of", "tool"]
 
@@ -446,58 +445,20 @@ def predicate_node(fn: PredicateLike) -> ast.expr | None:
     code = getattr(fn, "__code__", None)
     if not isinstance(code, CodeType):
         return None
-    try:
-        lines, _ = inspect.findsource(code)
-    except (OSError, TypeError):
-        return None
-    first = code.co_firstlineno
-    # Parse from the first line of the statement the predicate is in, growing until it parses.
-    for end in range(first, min(len(lines), first + 40) + 1):
-        text = textwrap.dedent("".join(lines[first - 1 : end]))
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            try:
-                tree = ast.parse("(" + text.strip().rstrip(",") + ")")
-            except SyntaxError:
-                continue
-        node = _find(tree, code)
-        if node is not None:
-            return node
+    node = find_node(code, getattr(fn, "__globals__", None))
+    if isinstance(node, ast.Lambda):
+        return node.body
+    if isinstance(node, ast.FunctionDef):
+        body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+            return body[0].value
     return None
-
-
-def _find(tree: ast.AST, code: CodeType) -> ast.expr | None:
-    params = code.co_varnames[: code.co_argcount]
-    for node in ast.walk(tree):
-        if code.co_name == "<lambda>" and isinstance(node, ast.Lambda):
-            if tuple(a.arg for a in node.args.args) == params:
-                return node.body
-        elif isinstance(node, ast.FunctionDef) and node.name == code.co_name:
-            body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-            if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
-                return body[0].value
-            return None
-    return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _source_of(code: CodeType) -> str | None:
-    fn = _CodeHolder(code)
-    node = predicate_node(cast(PredicateLike, fn))
-    return None if node is None else ast.unparse(node)
-
-
-class _CodeHolder:
-    def __init__(self, code: CodeType) -> None:
-        self.__code__ = code
 
 
 def predicate_source(fn: PredicateLike) -> str:
     """The predicate's text (``0 < k <= len(xs)``), or its name when the source is not found."""
-    code = getattr(fn, "__code__", None)
-    text = _source_of(code) if isinstance(code, CodeType) else None
-    return text if text is not None else getattr(fn, "__qualname__", repr(fn))
+    node = predicate_node(fn)
+    return ast.unparse(node) if node is not None else getattr(fn, "__qualname__", repr(fn))
 
 
 _SAFE_BUILTINS = frozenset({"len", "abs", "min", "max", "all", "any", "range", "sum", "int", "float", "bool", "round", "sorted", "tuple", "list", "set"})

@@ -33,7 +33,7 @@ from effectus.types._session import (
     Send,
     Session,
     Var,
-    check,
+    well_formed,
     dual,
     expects,
     offer,
@@ -69,7 +69,6 @@ __all__ = [
     "SendOn",
     "Session",
     "Var",
-    "check",
     "choice",
     "dual",
     "expects",
@@ -84,4 +83,5 @@ __all__ = [
     "select",
     "send",
     "unfold",
+    "well_formed",
 ]

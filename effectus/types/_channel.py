@@ -33,7 +33,7 @@ from effectus.types._session import (
     Session,
     Var,
     _type_name,  # pyright: ignore[reportPrivateUsage]  # the sibling's notation for types
-    check,
+    well_formed,
     dual,
     expects,
     unfold,
@@ -481,11 +481,11 @@ class Open(Trap[tuple[Endpoint[P], Endpoint[Q]]], Generic[P, Q]):
     @overload
     def __init__(self: Open[P2, Q2], protocol: P2, peer: Q2) -> None: ...
     def __init__(self, protocol: object, peer: object = None) -> None:
-        p = check(cast(Session, protocol))
+        p = well_formed(cast(Session, protocol))
         expected = dual(p)
         if peer is None:
             peer = expected
-        elif check(cast(Session, peer)) != expected:
+        elif well_formed(cast(Session, peer)) != expected:
             raise ProtocolError(
                 f"Open(p, q): q must be the dual of p.\n  p:       {p}\n  dual(p): {expected}\n"
                 f"  q:       {peer}\nFix: pass q = dual(p), or leave it out."

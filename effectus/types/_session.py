@@ -6,7 +6,7 @@ chooses), loop with `Rec` / `Var`, and `End`.  Protocols are immutable, hashable
 `dual(p)` is the protocol of the other end.
 
 Constructors check what they can see (message types, labels, branches, guarded recursion), so
-an ill-formed protocol fails on the line that builds it with a `ProtocolError`; `check(p)` adds
+an ill-formed protocol fails on the line that builds it with a `ProtocolError`; `well_formed(p)` adds
 the one check that needs the whole protocol (no free `Var`).  Paths in messages read from the
 outside in, e.g. ``Send(int).Offer['quit']``.
 
@@ -42,7 +42,6 @@ __all__ = [
     "Send",
     "Session",
     "Var",
-    "check",
     "dual",
     "expects",
     "offer",
@@ -51,6 +50,7 @@ __all__ = [
     "select",
     "send",
     "unfold",
+    "well_formed",
 ]
 
 M = TypeVar("M", covariant=True)
@@ -464,7 +464,7 @@ def _free(p: Session, bound: frozenset[str], path: tuple[str, ...]) -> Iterator[
             return
 
 
-def check(p: Session) -> Session:
+def well_formed(p: Session) -> Session:
     """Check that `p` is a whole protocol (no `Var` outside its `Rec`) and return it.
 
     Everything else is checked when each piece is built; opening a channel calls this.
@@ -472,7 +472,7 @@ def check(p: Session) -> Session:
     Raises:
         ProtocolError: `p` is not a protocol, or has a free `Var` (the message gives its path).
 
-    >>> check(Send(int, Var("x")))
+    >>> well_formed(Send(int, Var("x")))
     Traceback (most recent call last):
     ...
     effectus.ProtocolError: ill-formed protocol: Var('x') at Send(int) is not inside a Rec('x').

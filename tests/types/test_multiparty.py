@@ -23,7 +23,7 @@ from effectus.types import (
     GlobalVar,
     Message,
     Session,
-    check,
+    well_formed,
     choice,
     dual,
     global_rec,
@@ -278,10 +278,10 @@ def test_a_three_role_service_projects_onto_each_pair() -> None:
 
 
 def test_projections_are_checked_protocols() -> None:
-    """Every projection of the service is a whole binary protocol (check() accepts it)."""
+    """Every projection of the service is a whole binary protocol (well_formed() accepts it)."""
     for peers in project_all(service()).values():
         for local in peers.values():
-            assert check(local) == local
+            assert well_formed(local) == local
 
 
 def test_a_role_told_late_by_a_peer_that_knows_merges_the_branches() -> None:
@@ -426,7 +426,7 @@ def test_projectable_protocols_give_each_pair_duals(g: Global) -> None:
     for role, peers in locals_.items():
         assert role not in peers
         for peer, local in peers.items():
-            assert check(local) == local
+            assert well_formed(local) == local
             assert role in locals_[peer]
             assert local == dual(locals_[peer][role])
 

@@ -22,7 +22,7 @@ from effectus.types import (
     Send,
     Session,
     Var,
-    check,
+    well_formed,
     dual,
     expects,
     offer,
@@ -152,14 +152,14 @@ def test_dual_swaps_each_constructor() -> None:
 @given(protocols())
 def test_dual_is_an_involution(p: Session) -> None:
     """dual(dual(p)) == p for every well-formed protocol, and the dual is well formed too."""
-    assert check(dual(p)) == dual(p)
+    assert well_formed(dual(p)) == dual(p)
     assert dual(dual(p)) == p
 
 
 @given(protocols())
 def test_generated_protocols_are_well_formed_and_unfold_to_a_step(p: Session) -> None:
-    """Every generated protocol passes check(), and unfold() gives a step or end, not a Rec."""
-    assert check(p) is p
+    """Every generated protocol passes well_formed(), and unfold() gives a step or end, not a Rec."""
+    assert well_formed(p) is p
     assert not isinstance(unfold(p), (Rec, Var))
     assert expects(p) == expects(unfold(p))
 
@@ -223,12 +223,12 @@ ILL_FORMED: list[tuple[str, Callable[[], object], str]] = [
      r"recursion is unguarded at Rec\('x'\)\.Rec\('y'\): Var\('x'\)"),
     ("unguarded by the builder", lambda: rec("x", lambda x: x),
      r"recursion is unguarded at Rec\('x'\)"),
-    ("free var", lambda: check(send(int, offer(quit=recv(str, Var("y"))))),
+    ("free var", lambda: well_formed(send(int, offer(quit=recv(str, Var("y"))))),
      r"Var\('y'\) at Send\(int\)\.Offer\['quit'\]\.Recv\(str\) is not inside a Rec\('y'\)\.\n"
      r"Fix: wrap the protocol in Rec\('y', \.\.\.\), or build it with rec\('y', lambda y"),
-    ("free var under a rec of another name", lambda: check(Rec("x", Send(int, Var("y")))),
+    ("free var under a rec of another name", lambda: well_formed(Rec("x", Send(int, Var("y")))),
      r"Var\('y'\) at Rec\('x'\)\.Send\(int\) is not inside a Rec\('y'\)"),
-    ("bare var", lambda: check(Var("x")), r"Var\('x'\) at the top is not inside"),
+    ("bare var", lambda: well_formed(Var("x")), r"Var\('x'\) at the top is not inside"),
     ("string message type", lambda: send("int"),
      r"Send has message type 'int' \(type=str\), which is not a type\.\n"
      r"Fix: give a class or a typing construct"),
@@ -255,7 +255,7 @@ ILL_FORMED: list[tuple[str, Callable[[], object], str]] = [
     ("label not a string", lambda: Offer({1: END}), r"Offer has label 1, which is not a"),
     ("var name", lambda: Var("a b"), r"Var has name 'a b', which is not a Python identifier"),
     ("rec name", lambda: rec("", lambda x: send(int, x)), r"Rec has name '', which is not"),
-    ("check of a non-protocol", lambda: check(int),
+    ("check of a non-protocol", lambda: well_formed(int),
      r"the protocol continues with <class 'int'> \(type=type\), which is not a protocol"),
     ("unfold of a free var", lambda: unfold(Var("x")), r"Var\('x'\) at the top is not inside"),
 ]
@@ -279,5 +279,5 @@ def test_a_var_is_guarded_by_any_step() -> None:
         lambda v: send(int, v), lambda v: recv(int, v), lambda v: select(a=v),
         lambda v: offer(a=v, b=END),
     ):
-        assert check(rec("x", step)).name == "x"
-    assert check(Rec("x", Rec("x", Send(int, Var("x"))))) == Rec("x", Rec("x", Send(int, Var("x"))))
+        assert well_formed(rec("x", step)).name == "x"
+    assert well_formed(Rec("x", Rec("x", Send(int, Var("x"))))) == Rec("x", Rec("x", Send(int, Var("x"))))

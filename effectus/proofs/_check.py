@@ -1,0 +1,304 @@
+"""Static checks of tool specs with z3: each proved, refuted with a counterexample, or unknown.
+
+Checks of one tool:
+
+- ``preconditions satisfiable``: some arguments satisfy the parameters' refinements and the
+  ``requires`` predicates together.  Refuted means the tool is vacuous — no call can succeed —
+  and the report names the predicates that contradict each other (an unsatisfiable core);
+- ``postconditions consistent``: for some valid arguments, some result satisfies the result's
+  refinements and the ``ensures`` predicates.  Refuted means no body could ever satisfy them.
+
+A predicate outside the translatable subset (see `effectus.proofs.translate`) is never taken as
+proved: a check that needs it answers *unknown*, naming the construct; a contradiction found
+among the other predicates is still a refutation (dropping constraints cannot remove one).
+
+Determinism: z3 runs with a resource limit (``rlimit``), not a wall-clock timeout, and a fixed
+random seed, so CI gets the same verdict every time.  Verdicts are cached on disk under a hash
+of the check, the predicates' sources, the parameter types and the z3 version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import z3  # type: ignore[import-untyped]  # z3 ships no type information
+
+from effectus.proofs._translate import RuntimeOnly, Sym, symbol, translate
+from effectus.specs import Predicate, Spec, spec_of
+
+_z: Any = z3  # z3 is untyped: calls go through Any, results are typed where they are kept
+
+__all__ = ["RLIMIT", "SEED", "Check", "Report", "check", "check_spec", "proof_cache_dir"]
+
+#: z3's deterministic resource limit per check (about a few seconds of solving at most)
+RLIMIT = 5_000_000
+#: z3's random seed: the same verdict on every run
+SEED = 0
+
+Verdict = Literal["proved", "refuted", "unknown"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of a report: a check of one tool, and what z3 made of it."""
+
+    tool: str
+    check: str
+    verdict: Verdict
+    #: a sentence: the witness, the counterexample or core, or why it is unknown
+    detail: str
+    #: a satisfying assignment (proved) or a counterexample (refuted), by parameter name
+    model: dict[str, str] = field(default_factory=dict[str, str])
+    #: predicates that could not be translated, with the construct that stopped each
+    runtime_only: tuple[str, ...] = ()
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Report:
+    """What `check` found: one row per tool and check."""
+
+    rows: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Nothing was refuted (unknown rows do not fail a report)."""
+        return all(r.verdict != "refuted" for r in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        out = {"proved": 0, "refuted": 0, "unknown": 0}
+        for r in self.rows:
+            out[r.verdict] += 1
+        return out
+
+    def to_json(self) -> str:
+        """The report as JSON (for CI): ``{"ok": ..., "counts": ..., "rows": [...]}``."""
+        return json.dumps({"ok": self.ok, "counts": self.counts(), "rows": [asdict(r) for r in self.rows]}, indent=2)
+
+    def table(self) -> str:
+        """The report as a text table, with details under each row that needs one."""
+        if not self.rows:
+            return "no spec'd tools found"
+        width = max(len(r.tool) for r in self.rows)
+        check_width = max(len(r.check) for r in self.rows)
+        lines = [f"{'tool'.ljust(width)}  {'check'.ljust(check_width)}  verdict"]
+        for r in self.rows:
+            lines.append(f"{r.tool.ljust(width)}  {r.check.ljust(check_width)}  {r.verdict}{' (cached)' if r.cached else ''}")
+            if r.verdict != "proved" or r.runtime_only:
+                lines.append(f"{''.ljust(width)}    {r.detail}")
+            for item in r.runtime_only:
+                lines.append(f"{''.ljust(width)}    runtime-only: {item}")
+        c = self.counts()
+        lines.append(f"{c['proved']} proved, {c['refuted']} refuted, {c['unknown']} unknown")
+        return "\n".join(lines)
+
+
+def proof_cache_dir() -> Path:
+    """Where verdicts are cached: ``$EFFECTUS_PROOF_CACHE``, else ``~/.cache/effectus/proofs``."""
+    configured = os.environ.get("EFFECTUS_PROOF_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "effectus" / "proofs"
+
+
+def check(target: object, *, cache: bool = True, progress: Callable[[int, int, str], None] | None = None) -> Report:
+    """Run the static checks on a tool, a module (every spec'd tool in it) or an iterable of tools.
+
+    ``progress(done, total, tool)`` is called before each tool (the command line draws a bar).
+    """
+    tools = _tools_in(target)
+    rows: list[Check] = []
+    for i, (name, spec) in enumerate(tools):
+        if progress is not None:
+            progress(i, len(tools), name)
+        rows.extend(check_spec(spec, name=name, cache=cache))
+    if progress is not None:
+        progress(len(tools), len(tools), "")
+    return Report(tuple(rows))
+
+
+def _tools_in(target: object) -> list[tuple[str, Spec]]:
+    spec = spec_of(target)
+    if spec is not None:
+        return [(spec.name, spec)]
+    if hasattr(target, "__dict__") and type(target).__name__ == "module":
+        found: list[tuple[str, Spec]] = []
+        for value in vars(target).values():
+            s = spec_of(value)
+            if s is not None and getattr(value, "__module__", None) == getattr(target, "__name__", None):
+                found.append((s.name, s))
+        return found
+    if isinstance(target, Iterable):
+        return [pair for item in cast(Iterable[object], target) for pair in _tools_in(item)]
+    raise TypeError(
+        f"fx.check() takes a tool made by @fx.tool(...), a module, or a list of them; got {target!r}"
+    )
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def check_spec(spec: Spec, *, name: str | None = None, cache: bool = True) -> list[Check]:
+    """The checks of one spec."""
+    tool = name or spec.name
+    return [
+        _cached(tool, "preconditions satisfiable", spec, _satisfiable_pre, cache),
+        _cached(tool, "postconditions consistent", spec, _consistent_post, cache),
+    ]
+
+
+def _cached(tool: str, what: str, spec: Spec, run: Callable[[str, Spec], Check], use_cache: bool) -> Check:
+    if not use_cache:
+        return run(tool, spec)
+    key = _key(what, spec)
+    path = proof_cache_dir() / f"{key}.json"
+    try:
+        data = json.loads(path.read_text())
+        return Check(
+            tool, str(data["check"]), data["verdict"], str(data["detail"]),
+            {str(k): str(v) for k, v in data["model"].items()},
+            tuple(str(item) for item in data["runtime_only"]), cached=True,
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    row = run(tool, spec)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(asdict(row)))
+        os.replace(tmp, path)  # never a half-written entry
+    except OSError:
+        pass  # a read-only home: the check still ran
+    return row
+
+
+def _key(what: str, spec: Spec) -> str:
+    parts = [
+        what,
+        _z.get_version_string(),
+        str(RLIMIT),
+        str(SEED),
+        repr(sorted((k, repr(v)) for k, v in spec.types.items())),
+        repr(spec.result_type),
+        *[f"{p.kind}:{p.names}:{p.source}" for p in spec.predicates()],
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+class _Problem:
+    """Symbols for a spec's parameters and the formulas of its predicates."""
+
+    def __init__(self, spec: Spec, *, with_result: bool) -> None:
+        self.scope: dict[str, Sym] = {}
+        self.facts: list[z3.BoolRef] = []
+        self.runtime_only: list[str] = []
+        names = list(spec.types)
+        if with_result:
+            names.append("result")
+        for n in names:
+            hint = spec.result_type if n == "result" else spec.types[n]
+            try:
+                sym = symbol(n, hint)
+            except RuntimeOnly as err:
+                self.runtime_only.append(f"parameter {n}: {err}")
+                continue
+            self.scope[n] = sym
+            self.facts.extend(sym.facts())
+
+    def formula(self, pred: Predicate) -> z3.BoolRef | None:
+        missing = [n for n in pred.names if n not in self.scope]
+        if missing:
+            self.runtime_only.append(f"{pred.source}: reads {', '.join(missing)}, which cannot be modelled")
+            return None
+        try:
+            return translate(pred.fn if pred.fn is not None else pred.source, self.scope)
+        except RuntimeOnly as err:
+            self.runtime_only.append(f"{pred.source}: {err}")
+            return None
+
+
+def _solver() -> Any:
+    s = _z.Solver()
+    s.set("rlimit", RLIMIT)
+    s.set("random_seed", SEED)
+    return s
+
+
+def _satisfiable_pre(tool: str, spec: Spec) -> Check:
+    problem = _Problem(spec, with_result=False)
+    preds = [p for p in spec.refinements if "result" not in p.names] + list(spec.requires) + list(spec.invariants)
+    return _solve(tool, "preconditions satisfiable", problem, preds, vacuous=(
+        "no arguments satisfy the preconditions together: the tool can never be called"
+    ))
+
+
+def _consistent_post(tool: str, spec: Spec) -> Check:
+    problem = _Problem(spec, with_result=True)
+    preds = [*spec.refinements, *spec.requires, *spec.invariants, *spec.ensures]
+    if not any(p.kind == "ensures" or "result" in p.names for p in preds):
+        return Check(tool, "postconditions consistent", "proved", "no postconditions: nothing to satisfy")
+    return _solve(tool, "postconditions consistent", problem, preds, vacuous=(
+        "no result satisfies the postconditions for any valid arguments: no body can meet them"
+    ))
+
+
+def _solve(tool: str, what: str, problem: _Problem, preds: list[Predicate], *, vacuous: str) -> Check:
+    s: Any = _solver()
+    for fact in problem.facts:
+        s.add(fact)
+    tracked: dict[str, Predicate] = {}
+    for i, pred in enumerate(preds):
+        formula = problem.formula(pred)
+        if formula is None:
+            continue
+        label = f"p{i}"
+        tracked[label] = pred
+        s.assert_and_track(formula, _z.Bool(label))
+    verdict = s.check()
+    runtime_only = tuple(problem.runtime_only)
+    if verdict == _z.unsat:
+        core = [tracked[str(c)] for c in cast(list[object], s.unsat_core()) if str(c) in tracked]
+        names = "; ".join(p.source for p in core) or "the parameters' own types"
+        return Check(tool, what, "refuted", f"{vacuous} (contradiction: {names})", runtime_only=runtime_only)
+    if verdict == _z.unknown:
+        return Check(tool, what, "unknown", f"z3 gave up: {s.reason_unknown()} (rlimit {RLIMIT})", runtime_only=runtime_only)
+    model = _model(s.model(), problem.scope)
+    if runtime_only:
+        return Check(
+            tool, what, "unknown",
+            "satisfiable without the runtime-only predicates, which may still contradict the others",
+            model, runtime_only,
+        )
+    shown = ", ".join(f"{k}={v}" for k, v in model.items())
+    return Check(tool, what, "proved", f"e.g. {shown}" if shown else "no constraints", model)
+
+
+def _model(model: z3.ModelRef, scope: Mapping[str, Sym]) -> dict[str, str]:
+    """Each parameter's value in ``model``, written as Python would (lists cut at 8 items)."""
+    return {name: _show(model, sym) for name, sym in scope.items()}
+
+
+def _show(model: z3.ModelRef, sym: Sym) -> str:
+    if sym.kind in ("seq", "array"):
+        seq = sym.shape if sym.kind == "array" else sym
+        n = _number(model, seq.length)
+        if not seq.has_items() and sym.kind == "seq":
+            return f"<{sym.type} of length {n}>"
+        items = [_show(model, seq.item(_z.IntVal(i))) for i in range(min(int(n), 8))]
+        text = ", ".join(items) + (", ..." if int(n) > 8 else "")
+        return f"<array of shape ({text}{',' if n == '1' else ''})>" if sym.kind == "array" else f"[{text}]"
+    return _number(model, sym.term)
+
+
+def _number(model: z3.ModelRef, term: z3.ExprRef | None) -> str:
+    value: Any = cast(Any, model).eval(term, model_completion=True)
+    if _z.is_true(value) or _z.is_false(value):
+        return str(_z.is_true(value))
+    if isinstance(value, _z.RatNumRef):
+        num, den = int(value.numerator_as_long()), int(value.denominator_as_long())
+        return repr(num / den)
+    return str(value)
