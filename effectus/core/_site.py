@@ -140,19 +140,12 @@ def caller_site(depth: int = 1) -> Site:
     # library test is cached per file, and the Site is built without a call to __init__.
     frame: FrameType | None = sys._getframe(depth)  # pyright: ignore[reportPrivateUsage]
     while frame is not None:
-        code = frame.f_code
-        filename = code.co_filename
+        filename = frame.f_code.co_filename
         library = _LIBRARY_FILES.get(filename)
         if library is None:
             library = _LIBRARY_FILES[filename] = _is_library(filename)
         if not library:
-            site: Site = _new(Site)
-            site.filename = filename
-            site._line = -1  # pyright: ignore[reportPrivateUsage]
-            site.function = code.co_name
-            site._code = code  # pyright: ignore[reportPrivateUsage]
-            site._offset = frame.f_lasti  # pyright: ignore[reportPrivateUsage]
-            return site
+            return _frame_site(frame)
         frame = frame.f_back
     return Site("", 0, "")
 
@@ -161,12 +154,22 @@ _LIBRARY_FILES: dict[str, bool] = {}
 _new = object.__new__
 
 
+def _frame_site(frame: FrameType) -> Site:
+    """Where ``frame`` is now; its line is worked out only when shown."""
+    code = frame.f_code
+    site: Site = _new(Site)
+    site.filename = code.co_filename
+    site._line = -1  # pyright: ignore[reportPrivateUsage]
+    site.function = code.co_name
+    site._code = code  # pyright: ignore[reportPrivateUsage]
+    site._offset = frame.f_lasti  # pyright: ignore[reportPrivateUsage]
+    return site
+
+
 def program_site(program: Coroutine[Any, Any, Any] | None) -> Site:
     """Where ``program`` is suspended (cheap; formatted lazily)."""
     frame = None if program is None else await_site(program)
-    if frame is None:
-        return Site("", 0, "")
-    return Site(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+    return Site("", 0, "") if frame is None else _frame_site(frame)
 
 
 def relative(filename: str) -> str:

@@ -88,7 +88,7 @@ import z3  # type: ignore[import-untyped]  # z3 ships no type information
 
 from effectus.core._errors import EffectusError
 from effectus.core._site import relative
-from effectus.specs._source import find_node
+from effectus.specs._source import body_after_docstring, find_node, returned_expr
 
 __all__ = ["RuntimeOnly", "Sym", "refinement", "symbol", "translate"]
 
@@ -1211,15 +1211,11 @@ def _source(fn: Callable[..., object]) -> _Source:
 
 def _returned(node: ast.FunctionDef | ast.AsyncFunctionDef, file: str) -> ast.expr:
     """The expression of a def that is a single ``return expr`` after an optional docstring."""
-    body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        body = body[1:]
-    first = body[0] if body else None
-    if isinstance(node, ast.FunctionDef) and len(body) == 1 and isinstance(first, ast.Return) \
-            and first.value is not None:
-        return first.value
-    where = first or node
+    value = returned_expr(node)
+    if value is not None:
+        return value
+    body = body_after_docstring(node)
+    where = body[0] if body else node
     what = "async def" if isinstance(node, ast.AsyncFunctionDef) else \
         f"statement {type(where).__name__.lower()}"
     raise RuntimeOnly(

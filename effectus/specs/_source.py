@@ -13,13 +13,31 @@ import linecache
 import types
 from typing import Any
 
-__all__ = ["find_node"]
+__all__ = ["body_after_docstring", "find_node", "returned_expr"]
 
 
 def find_node(code: types.CodeType, module_globals: dict[str, Any] | None = None) -> ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef | None:
     """The node ``code`` was compiled from, found in its file (None when the source is gone)."""
     tree = _parse("".join(linecache.getlines(code.co_filename, module_globals)), code.co_filename)
     return None if tree is None else _find(tree, code)
+
+
+def returned_expr(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
+    """The expression of a def that is a single ``return expr`` after an optional docstring."""
+    body = body_after_docstring(node)
+    first = body[0] if body else None
+    if isinstance(node, ast.FunctionDef) and len(body) == 1 and isinstance(first, ast.Return):
+        return first.value
+    return None
+
+
+def body_after_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
+    """The statements of a def, its docstring left out."""
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[1:]
+    return body
 
 
 @functools.lru_cache(maxsize=64)

@@ -38,7 +38,7 @@ from effectus.core import EffectusError, PostconditionError, PreconditionError
 from effectus.core._effect import is_effect_type
 from effectus.core._site import caller_site, relative
 from effectus.core._tool import Call, Tool
-from effectus.specs._source import find_node
+from effectus.specs._source import find_node, returned_expr
 
 __all__ = ["Length", "Predicate", "Spec", "SpecError", "SpecTool", "spec_of", "tool"]
 
@@ -216,22 +216,24 @@ def tool(
     bare = (requires, ensures, effects, placement, invariants) == ((), (), None, None, ())
 
     def decorate(f: Callable[P, Coroutine[Any, Any, R]]) -> Tool[P, R]:
-        if not inspect.iscoroutinefunction(f) or (bare and not _refined(f)):
-            return Tool(f)  # (a plain def: Tool raises the TypeError that says `async def`)
-        spec = build_spec(f, requires, ensures, effects, placement, invariants)
+        if not inspect.iscoroutinefunction(f):
+            return Tool(f)  # raises the TypeError that says to write `async def`
+        try:
+            hints = typing.get_type_hints(f, include_extras=True)
+        except Exception as err:  # a forward reference that does not resolve (yet)
+            if bare:
+                return Tool(f)  # no refinements can be read: nothing to check
+            raise SpecError(
+                f"@fx.tool on {f.__qualname__}: cannot resolve its annotations "
+                f"({type(err).__name__}: {err}).\nFix: define the types the signature names before the tool."
+            ) from err
+        if bare and not any(_split_annotated(h)[1] for h in hints.values()):
+            return Tool(f)  # no spec and no refinements: calls cost nothing extra
+        spec = build_spec(f, hints, requires, ensures, effects, placement, invariants)
         pre, post = compile_checks(spec, f)
         return SpecTool(f, spec, pre, post)
 
     return decorate if fn is None else decorate(fn)
-
-
-def _refined(fn: Callable[..., Any]) -> bool:
-    """Whether a tool with no spec arguments still has refinements (``Annotated``) to check."""
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:  # unresolvable annotations: no refinements can be read either
-        return False
-    return any(_split_annotated(h)[1] for h in hints.values())
 
 
 def _listed(value: PredicateLike | Sequence[PredicateLike], what: str, tool_name: str) -> list[PredicateLike]:
@@ -247,22 +249,16 @@ def _listed(value: PredicateLike | Sequence[PredicateLike], what: str, tool_name
 
 def build_spec(
     fn: Callable[..., Any],
+    hints: dict[str, Any],
     requires: PredicateLike | Sequence[PredicateLike],
     ensures: PredicateLike | Sequence[PredicateLike],
     effects: Iterable[type] | None,
     placement: str | None,
     invariants: PredicateLike | Sequence[PredicateLike],
 ) -> Spec:
-    """Read a tool's spec from its decorator arguments and its signature."""
+    """Read a tool's spec from its decorator arguments, its signature and its type ``hints``."""
     name = fn.__qualname__
     signature = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception as err:  # a forward reference that does not resolve (yet)
-        raise SpecError(
-            f"@fx.tool on {name}: cannot resolve its annotations ({type(err).__name__}: {err}).\n"
-            f"Fix: define the types the signature names before the tool."
-        ) from err
     params = list(signature.parameters)
     for p in signature.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -278,13 +274,11 @@ def build_spec(
         if metadata:
             constraints[pname] = metadata
             _check_bounds(name, pname, metadata)
-            kind: Kind = "refinement"
             for c in metadata:
                 expr = _constraint_expr(pname, c, name, params)
-                refinements.append(Predicate(kind, None, _names_in(expr, [*params, "result"]), expr, where, expr))
+                names = _names_in(expr, [*params, "result"])
+                refinements.append(Predicate("refinement", None, names, expr, where, expr))
     result_type = types.pop("result")
-    result_constraints = constraints.get("result", ())
-    del result_constraints
     declared: frozenset[type] | None = None
     if effects is not None:
         declared = frozenset(effects)
@@ -376,33 +370,33 @@ def _register_refinement(func: Callable[[Any], object]) -> str:
     return key
 
 
+# annotated-types bound -> (its field, whether it bounds from below, whether inclusive)
+_BOUNDS: dict[str, tuple[str, bool, bool]] = {
+    "Gt": ("gt", True, False), "Ge": ("ge", True, True), "Lt": ("lt", False, False), "Le": ("le", False, True),
+}
+
+
 def _check_bounds(tool_name: str, param: str, constraints: tuple[object, ...]) -> None:
     """Refinements of one parameter that no number satisfies: an error now, not a vacuous tool."""
     import annotated_types as at  # (not at `import effectus`: the stdlib-only import test)
 
-    low: tuple[float, bool] | None = None  # (bound, inclusive)
-    high: tuple[float, bool] | None = None
-    texts: list[str] = []
+    lows: list[tuple[float, bool, object]] = []
+    highs: list[tuple[float, bool, object]] = []
     for c in constraints:
-        if isinstance(c, (at.Gt, at.Ge)):
-            bound: object = c.gt if isinstance(c, at.Gt) else c.ge
-            inclusive = isinstance(c, at.Ge)
-            texts.append(repr(c))
-            if isinstance(bound, (int, float)) and (low is None or bound > low[0] or (bound == low[0] and not inclusive)):
-                low = (float(bound), inclusive)
-        elif isinstance(c, (at.Lt, at.Le)):
-            bound = c.lt if isinstance(c, at.Lt) else c.le
-            inclusive = isinstance(c, at.Le)
-            texts.append(repr(c))
-            if isinstance(bound, (int, float)) and (high is None or bound < high[0] or (bound == high[0] and not inclusive)):
-                high = (float(bound), inclusive)
-    if low is not None and high is not None:
-        empty = low[0] > high[0] or (low[0] == high[0] and not (low[1] and high[1]))
-        if empty:
-            raise SpecError(
-                f"@fx.tool on {tool_name}: the refinements of {param} contradict each other: "
-                f"{', '.join(texts)} admit no value.\nFix: correct the bounds."
-            )
+        bound = _BOUNDS.get(type(c).__name__) if type(c).__module__ == at.__name__ else None
+        if bound is None:
+            continue
+        field, lower, inclusive = bound
+        value: object = getattr(c, field)
+        if isinstance(value, (int, float)):
+            (lows if lower else highs).append((float(value), inclusive, c))
+    for low, low_inclusive, a in lows:
+        for high, high_inclusive, b in highs:
+            if low > high or (low == high and not (low_inclusive and high_inclusive)):
+                raise SpecError(
+                    f"@fx.tool on {tool_name}: the refinements of {param} contradict each other: "
+                    f"{a!r}, {b!r} admit no value.\nFix: correct the bounds."
+                )
 
 
 def _names_in(expr: str, known: list[str] | None) -> tuple[str, ...]:
@@ -434,7 +428,9 @@ def _predicate(kind: Kind, fn: PredicateLike, allowed: list[str], tool_name: str
         )
     code = getattr(fn, "__code__", None)
     where = _where_code(code) if isinstance(code, CodeType) else "<unknown>"
-    return Predicate(kind, fn, names, predicate_source(fn), where, _inline_expr(fn, names))
+    node = predicate_node(fn)
+    source = ast.unparse(node) if node is not None else _name_of(fn)
+    return Predicate(kind, fn, names, source, where, _inline_expr(fn, names, node))
 
 
 # --- predicate source -------------------------------------------------------------------------
@@ -448,30 +444,27 @@ def predicate_node(fn: PredicateLike) -> ast.expr | None:
     node = find_node(code, getattr(fn, "__globals__", None))
     if isinstance(node, ast.Lambda):
         return node.body
-    if isinstance(node, ast.FunctionDef):
-        body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
-            return body[0].value
-    return None
+    return None if node is None else returned_expr(node)
 
 
 def predicate_source(fn: PredicateLike) -> str:
     """The predicate's text (``0 < k <= len(xs)``), or its name when the source is not found."""
     node = predicate_node(fn)
-    return ast.unparse(node) if node is not None else getattr(fn, "__qualname__", repr(fn))
+    return ast.unparse(node) if node is not None else _name_of(fn)
+
+
+def _name_of(fn: PredicateLike) -> str:
+    return str(getattr(fn, "__qualname__", repr(fn)))
 
 
 _SAFE_BUILTINS = frozenset({"len", "abs", "min", "max", "all", "any", "range", "sum", "int", "float", "bool", "round", "sorted", "tuple", "list", "set"})
 
 
-def _inline_expr(fn: PredicateLike, names: tuple[str, ...]) -> str | None:
+def _inline_expr(fn: PredicateLike, names: tuple[str, ...], node: ast.expr | None) -> str | None:
     """The predicate's expression, when it can be pasted into the generated check as is: it
     reads only its parameters and unshadowed builtins, and defines no names of its own."""
     code = getattr(fn, "__code__", None)
-    if not isinstance(code, CodeType) or code.co_freevars or getattr(fn, "__defaults__", None):
-        return None
-    node = predicate_node(fn)
-    if node is None:
+    if node is None or not isinstance(code, CodeType) or code.co_freevars or getattr(fn, "__defaults__", None):
         return None
     globals_: dict[str, object] = getattr(fn, "__globals__", {})
     for sub in ast.walk(node):

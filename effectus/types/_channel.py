@@ -13,8 +13,8 @@ its protocol's end is reported when its task ends, with where it was acquired.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, overload
 
 from effectus.core import ProtocolError, Trap, effect, register_codec
@@ -241,12 +241,10 @@ def _bearable(value: object, hint: object) -> bool:
     return is_bearable(value, cast(Any, hint))
 
 
-def _site_of(loop: Loop, endpoint: Endpoint[Any] | None = None) -> tuple[Task[Any], Site | str]:
-    """The running task, and the user's line of this operation (where it used ``endpoint``)."""
-    task = loop.current
-    assert task is not None
+def _site_of(task: Task[Any], endpoint: Endpoint[Any] | None = None) -> Site | str:
+    """The user's line of this operation: where it used ``endpoint``, else where ``task`` is."""
     used_at = None if endpoint is None else endpoint.used_at
-    return task, used_at if used_at is not None else program_site(task.coro)
+    return used_at if used_at is not None else program_site(task.coro)
 
 
 def _endpoint(channel: Channel, side: int, protocol: Any, owner: Task[Any], site: Site | str) -> Endpoint[Any]:
@@ -272,9 +270,7 @@ def _send(loop: Loop, endpoint: Endpoint[Any], payload: object, then: object) ->
     channel = endpoint.channel
     owner = loop.current
     assert owner is not None
-    site = endpoint.used_at
-    if site is None:
-        site = program_site(owner.coro)
+    site = _site_of(owner, endpoint)
     peer = 1 - endpoint.side
     waiting = channel.waiting[peer]
     if waiting is None:
@@ -289,9 +285,9 @@ def _send(loop: Loop, endpoint: Endpoint[Any], payload: object, then: object) ->
 # The operations below answer inside their own ``await`` when `Loop.inline` holds (tasks run
 # until they block, and no handler, recording or replay has to see traps): a send or a select
 # is delivered at once, a receive whose message has arrived takes it, and a receive that has
-# to wait parks its task itself and yields the `Suspend` for the loop to raise.  This is every
-# conversation's hot path, hence the repetition.  Otherwise an operation goes to the loop like
-# any trap (`perform`), where handlers, recording and the `Seeded` scheduler see it.
+# to wait parks its task itself and yields the `Suspend` for the loop to raise.  Otherwise an
+# operation goes to the loop like any trap (`perform`, which shares the same steps), where
+# handlers, recording and the `Seeded` scheduler see it.
 
 
 class _Sending(Trap[R]):
@@ -303,7 +299,7 @@ class _Sending(Trap[R]):
 
     def payload(self) -> tuple[object, object]:
         """What goes to the peer, and the protocol after this step."""
-        raise NotImplementedError
+        raise NotImplementedError  # each sending operation says what it sends
 
     def perform(self, loop: Loop) -> R:
         payload, then = self.payload()
@@ -328,10 +324,21 @@ class _Receiving(Trap[R]):
 
     def answer(self, payload: object, owner: Task[Any]) -> Any:
         """What this operation answers when ``payload`` arrives, for ``owner``."""
-        raise NotImplementedError
+        raise NotImplementedError  # each receiving operation says what it answers
 
-    def _wait(self, loop: Loop, task: Task[Any]) -> Suspend:
+    def _next(self, then: object, owner: Task[Any]) -> Endpoint[Any]:
+        """The endpoint after this step, for ``owner``."""
         endpoint = self.endpoint
+        return _endpoint(endpoint.channel, endpoint.side, then, owner, _site_of(owner, endpoint))
+
+    def _arrived(self, loop: Loop) -> object:
+        """The answer, if the peer's message is there; else park the task (the `Suspend`)."""
+        endpoint = self.endpoint
+        inbox = endpoint.channel.inbox[endpoint.side]
+        task = loop.current
+        assert task is not None
+        if inbox:
+            return self.answer(inbox.popleft(), task)
         endpoint.channel.waiting[endpoint.side] = (task, self)
         return loop.park(self._reason, self._undo)
 
@@ -347,24 +354,18 @@ class _Receiving(Trap[R]):
         )
 
     def perform(self, loop: Loop) -> R:
-        endpoint = self.endpoint
-        inbox = endpoint.channel.inbox[endpoint.side]
-        task = loop.current
-        assert task is not None
-        if inbox:
-            return self.answer(inbox.popleft(), task)  # type: ignore[no-any-return]
-        raise self._wait(loop, task)
+        answer: Any = self._arrived(loop)
+        if answer.__class__ is Suspend:
+            raise answer
+        return answer  # type: ignore[no-any-return]
 
     def __await__(self) -> Generator[Any, Any, R]:
-        endpoint = self.endpoint
-        loop = endpoint.channel.loop
+        loop = self.endpoint.channel.loop
         if loop.inline:
-            inbox = endpoint.channel.inbox[endpoint.side]
-            task = loop.current
-            assert task is not None
-            if inbox:
-                return self.answer(inbox.popleft(), task)  # type: ignore[no-any-return]
-            woken: R = yield self._wait(loop, task)  # the loop raises it; the peer wakes us
+            answer: Any = self._arrived(loop)
+            if answer.__class__ is not Suspend:
+                return answer  # type: ignore[no-any-return]
+            woken: R = yield answer  # the loop raises it; the peer wakes us
             return woken
         performed: R = yield self
         return performed
@@ -400,11 +401,7 @@ class RecvOn(_Receiving[tuple[M, Endpoint[K]]]):
     then: K
 
     def answer(self, payload: object, owner: Task[Any]) -> tuple[object, Endpoint[K]]:
-        endpoint = self.endpoint
-        site = endpoint.used_at
-        if site is None:
-            site = program_site(owner.coro)
-        return payload, _endpoint(endpoint.channel, endpoint.side, self.then, owner, site)
+        return payload, self._next(self.then, owner)
 
 
 @effect
@@ -429,12 +426,8 @@ class OfferOn(_Receiving[tuple[str, Endpoint[Session]]]):
     what = "wait for a choice"
 
     def answer(self, payload: object, owner: Task[Any]) -> tuple[str, Endpoint[Session]]:
-        endpoint = self.endpoint
-        site = endpoint.used_at
-        if site is None:
-            site = program_site(owner.coro)
         label: str = payload  # type: ignore[assignment]  # the peer's select checked it
-        return label, _endpoint(endpoint.channel, endpoint.side, self.step.branches[label], owner, site)
+        return label, self._next(self.step.branches[label], owner)
 
 
 @effect
@@ -494,7 +487,9 @@ class Open(Trap[tuple[Endpoint[P], Endpoint[Q]]], Generic[P, Q]):
         object.__setattr__(self, "peer", peer)
 
     def perform(self, loop: Loop) -> tuple[Endpoint[P], Endpoint[Q]]:
-        owner, site = _site_of(loop)
+        owner = loop.current
+        assert owner is not None
+        site = _site_of(owner)
         p, q = cast(Session, self.protocol), cast(Session, self.peer)
         channel = Channel(loop, p, q)
         return (
