@@ -45,8 +45,6 @@ import argparse
 import asyncio
 import gc
 import json
-import os
-import platform
 import queue
 import resource
 import statistics
@@ -64,6 +62,7 @@ if __package__ in (None, ""):  # `python benchmarks/concurrency.py`: make the re
 
 import effectus as fx  # noqa: E402
 from effectus.types import END, Endpoint, Session, rec, recv, select, send  # noqa: E402
+from benchmarks._machine import machine, progress  # noqa: E402
 
 __all__ = [
     "PING_PONG",
@@ -535,13 +534,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     spawn_repeats = args.repeats or (1 if args.quick else 5)
 
-    def log(msg: str) -> None:
-        print(f"<!-- {msg} -->", file=sys.stderr, flush=True)
+    log = progress
 
     print("## Concurrency\n")
-    print(f"- Python {platform.python_version()} ({platform.python_implementation()}), "
-          f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"effectus {fx.__version__}\n")
+    print(f"- {machine()}; effectus {fx.__version__}\n")
     rates = measure_ping_pong(n, repeats, log, keep_gc=args.keep_gc)
     spawned = measure_spawn(tasks, spawn_repeats, log, keep_gc=args.keep_gc)
     print("\n".join(report(n, rates, tasks, spawned, keep_gc=args.keep_gc)))

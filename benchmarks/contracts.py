@@ -51,8 +51,6 @@ for the case where it is smallest, not enforced.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import timeit
@@ -68,6 +66,7 @@ import icontract  # noqa: E402
 
 import effectus as fx  # noqa: E402
 from effectus.specs import spec_of  # noqa: E402
+from benchmarks._machine import machine, progress  # noqa: E402
 
 __all__ = [
     "CASES", "TARGET", "Case", "Variant", "drive", "inlined", "main", "measure", "overhead", "report",
@@ -512,13 +511,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     calls = args.calls or (500 if args.quick else 20_000)
     repeats = args.repeats or (2 if args.quick else 7)
 
-    def log(msg: str) -> None:
-        print(f"<!-- {msg} -->", file=sys.stderr, flush=True)
+    log = progress
 
     print("## Contracts: precondition and postcondition overhead\n")
-    print(f"- Python {platform.python_version()} ({platform.python_implementation()}), "
-          f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
-          f"effectus {fx.__version__}, icontract {icontract.__version__}, deal {deal.__version__}\n")
+    print(f"- {machine()}; effectus {fx.__version__}, icontract {icontract.__version__}, deal {deal.__version__}\n")
     times = measure(CASES, calls, repeats, log)
     print("\n".join(report(CASES, times, calls)))
     return 0

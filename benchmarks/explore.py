@@ -13,12 +13,12 @@ up to a budget; the figure is complete runs plus pruned runs per second, median 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import effectus as fx
 from effectus.types import Endpoint, Session, rec, send
+from benchmarks._machine import machine
 
 STREAM = rec("s", lambda s: send(int, s))  # an endless stream; both sides stop at n
 
@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     n, budget, rounds = (2, 200, 1) if args.quick else (3, 2000, 5)
     print("## Interleaving exploration\n")
-    print(f"- Python {platform.python_version()}, {platform.system()} {platform.machine()}")
+    print(f"- {machine()}")
     print(f"- 3 tasks, 2 channels, {n} messages each way; exhaustive, budget {budget}; {rounds} rounds\n")
     rates: list[float] = []
     report = None

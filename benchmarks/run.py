@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import sys
 import time
@@ -39,6 +37,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`: make the repository
 
 from benchmarks import importtime, traces  # noqa: E402
 from benchmarks.countdown import VARIANTS, Unavailable, Variant, effects_for  # noqa: E402
+from benchmarks._machine import machine, progress  # noqa: E402
 
 #: Ratios reported without a bar: what `await` itself costs, and the cheaper effect styles.
 OTHER_RATIOS = [
@@ -145,12 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown variants {sorted(unknown)}; known: {[v.key for v in VARIANTS]}")
         variants = [v for v in VARIANTS if v.key in wanted]
 
-    def log(msg: str) -> None:
-        print(f"<!-- {msg} -->", file=sys.stderr, flush=True)
+    log = progress
 
     print("## Countdown (core runtime)\n")
-    print(f"- Python {platform.python_version()} ({platform.python_implementation()}), "
-          f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs")
+    print(f"- {machine()}")
     print(f"- effectus {_effectus_version()}, effect {_version('effect')}, "
           f"effectful {_version('effectful')}, returns {_version('returns')}")
     print(f"- countdown from n={n:_}: {effects_for(n):_} effects per run; "
