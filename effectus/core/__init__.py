@@ -19,6 +19,7 @@ from effectus.core._errors import (
     UnhandledEffect,
 )
 from effectus.core._codec import CodecError, register_codec
+from effectus.core._compose import Composite, fan_out, identity, parallel, pipe
 from effectus.core._handler import Handler, handles
 from effectus.core._loop import Cancelled, Cooperative, Scheduler, Seeded, Task, TaskError
 from effectus.core._record import Recording, record
@@ -42,6 +43,7 @@ __all__ = [
     "Cancel",
     "Cancelled",
     "CodecError",
+    "Composite",
     "Cooperative",
     "Deadlock",
     "Effect",
@@ -79,8 +81,12 @@ __all__ = [
     "Wait",
     "branch",
     "effect",
+    "fan_out",
     "handle",
     "handles",
+    "identity",
+    "parallel",
+    "pipe",
     "read_trace",
     "record",
     "register_codec",
