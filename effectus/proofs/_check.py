@@ -22,43 +22,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import z3  # type: ignore[import-untyped]  # z3 ships no type information
 
+from effectus.proofs._isolated import SEED, solve
+from effectus.proofs._solve import RLIMIT, Check, show
 from effectus.proofs._translate import RuntimeOnly, Sym, symbol, translate
 from effectus.specs import Predicate, Spec, spec_of
 
 _z: Any = z3  # z3 is untyped: calls go through Any, results are typed where they are kept
 
 __all__ = ["RLIMIT", "SEED", "Check", "Report", "check", "check_spec", "proof_cache_dir"]
-
-#: z3's deterministic resource limit per check (about a few seconds of solving at most)
-RLIMIT = 5_000_000
-#: z3's random seed: the same verdict on every run
-SEED = 0
-
-Verdict = Literal["proved", "refuted", "unknown"]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One row of a report: a check of one tool, and what z3 made of it."""
-
-    tool: str
-    check: str
-    verdict: Verdict
-    #: a sentence: the witness, the counterexample or core, or why it is unknown
-    detail: str
-    #: a satisfying assignment (proved) or a counterexample (refuted), by parameter name
-    model: dict[str, str] = field(default_factory=dict[str, str])
-    #: predicates that could not be translated, with the construct that stopped each
-    runtime_only: tuple[str, ...] = ()
-    cached: bool = False
-
 
 @dataclass(frozen=True)
 class Report:
@@ -221,13 +199,6 @@ class _Problem:
             return None
 
 
-def _solver() -> Any:
-    s = _z.Solver()
-    s.set("rlimit", RLIMIT)
-    s.set("random_seed", SEED)
-    return s
-
-
 def _satisfiable_pre(tool: str, spec: Spec) -> Check:
     problem = _Problem(spec, with_result=False)
     preds = [p for p in spec.refinements if "result" not in p.names] + list(spec.requires) + list(spec.invariants)
@@ -247,26 +218,22 @@ def _consistent_post(tool: str, spec: Spec) -> Check:
 
 
 def _solve(tool: str, what: str, problem: _Problem, preds: list[Predicate], *, vacuous: str) -> Check:
-    s: Any = _solver()
-    for fact in problem.facts:
-        s.add(fact)
-    tracked: dict[str, Predicate] = {}
+    tracked: dict[str, z3.BoolRef] = {}
+    by_label: dict[str, Predicate] = {}
     for i, pred in enumerate(preds):
         formula = problem.formula(pred)
         if formula is None:
             continue
-        label = f"p{i}"
-        tracked[label] = pred
-        s.assert_and_track(formula, _z.Bool(label))
-    verdict = s.check()
+        tracked[f"p{i}"], by_label[f"p{i}"] = formula, pred
+    solved = solve(problem.facts, tracked, rlimit=RLIMIT)
     runtime_only = tuple(problem.runtime_only)
-    if verdict == _z.unsat:
-        core = [tracked[str(c)] for c in cast(list[object], s.unsat_core()) if str(c) in tracked]
+    if solved.answer == "unsat":
+        core = [by_label[label] for label in solved.core if label in by_label]
         names = "; ".join(p.source for p in core) or "the parameters' own types"
         return Check(tool, what, "refuted", f"{vacuous} (contradiction: {names})", runtime_only=runtime_only)
-    if verdict == _z.unknown:
-        return Check(tool, what, "unknown", f"z3 gave up: {s.reason_unknown()} (rlimit {RLIMIT})", runtime_only=runtime_only)
-    model = _model(s.model(), problem.scope)
+    if solved.answer == "unknown":
+        return Check(tool, what, "unknown", f"z3 gave up: {solved.reason} (rlimit {RLIMIT})", runtime_only=runtime_only)
+    model = show(solved, problem.scope)
     if runtime_only:
         return Check(
             tool, what, "unknown",
@@ -277,28 +244,3 @@ def _solve(tool: str, what: str, problem: _Problem, preds: list[Predicate], *, v
     return Check(tool, what, "proved", f"e.g. {shown}" if shown else "no constraints", model)
 
 
-def _model(model: z3.ModelRef, scope: Mapping[str, Sym]) -> dict[str, str]:
-    """Each parameter's value in ``model``, written as Python would (lists cut at 8 items)."""
-    return {name: _show(model, sym) for name, sym in scope.items()}
-
-
-def _show(model: z3.ModelRef, sym: Sym) -> str:
-    if sym.kind in ("seq", "array"):
-        seq = sym.shape if sym.kind == "array" else sym
-        n = _number(model, seq.length)
-        if not seq.has_items() and sym.kind == "seq":
-            return f"<{sym.type} of length {n}>"
-        items = [_show(model, seq.item(_z.IntVal(i))) for i in range(min(int(n), 8))]
-        text = ", ".join(items) + (", ..." if int(n) > 8 else "")
-        return f"<array of shape ({text}{',' if n == '1' else ''})>" if sym.kind == "array" else f"[{text}]"
-    return _number(model, sym.term)
-
-
-def _number(model: z3.ModelRef, term: z3.ExprRef | None) -> str:
-    value: Any = cast(Any, model).eval(term, model_completion=True)
-    if _z.is_true(value) or _z.is_false(value):
-        return str(_z.is_true(value))
-    if isinstance(value, _z.RatNumRef):
-        num, den = int(value.numerator_as_long()), int(value.denominator_as_long())
-        return repr(num / den)
-    return str(value)

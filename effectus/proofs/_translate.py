@@ -88,6 +88,7 @@ import z3  # type: ignore[import-untyped]  # z3 ships no type information
 
 from effectus.core._errors import EffectusError
 from effectus.core._site import relative
+from effectus.proofs._isolated import solve
 from effectus.specs._source import body_after_docstring, find_node, returned_expr
 
 __all__ = ["RuntimeOnly", "Sym", "refinement", "symbol", "translate"]
@@ -201,10 +202,7 @@ def _entailed(premise: z3.BoolRef, conclusion: z3.BoolRef) -> bool:
     (deterministic: the same formula always gets the same answer; "don't know" is False)."""
     if _true(conclusion) or _true(_z.simplify(conclusion)):
         return True
-    solver = _z.Solver()
-    solver.set("rlimit", _ENTAIL_RLIMIT)
-    solver.add(premise, _z.Not(conclusion))
-    return bool(solver.check() == _z.unsat)
+    return solve([premise, _z.Not(conclusion)], rlimit=_ENTAIL_RLIMIT).answer == "unsat"
 
 
 def _int(n: int) -> z3.ArithRef:
@@ -491,8 +489,8 @@ def refinement(sym: Sym, constraint: object) -> z3.BoolRef:
     if isinstance(constraint, (at.Predicate, at.Not)):
         body, inner = tr.bind(constraint.func, [sym], {}, node, env)
         with tr.entered(constraint.func, node, env):
-            holds, fails = tr.truth(body, inner)
-        return holds if isinstance(constraint, at.Predicate) else fails
+            return tr.answers_true(body, inner) if isinstance(constraint, at.Predicate) \
+                else tr.truth(body, inner)[1]
     raise RuntimeOnly(
         f"constraint {constraint!r}",
         "only Gt, Ge, Lt, Le, MultipleOf, MinLen, MaxLen, Len, Interval, Predicate and Not "
@@ -625,6 +623,42 @@ class _Translator:
         if isinstance(node, ast.Call):
             return self.call_truth(node, env)
         return _truths(*self.value(node, env), self, node, env)
+
+    def answers_true(self, node: ast.expr, env: _Env) -> z3.BoolRef:
+        """Where ``node`` evaluates to ``True`` itself: a predicate must answer a bool (the run-time
+        check refuses a truthy ``1`` or a non-empty list), so ``lambda n: n % 3`` never holds."""
+        if isinstance(node, ast.BoolOp):
+            # `a and b` answers b when a is truthy, else a (which is then not True);
+            # `a or b` answers a when a is truthy, else b.
+            first = node.values[0]
+            holds = self.answers_true(first, env)
+            t, f = self.truth(first, env)
+            for operand in node.values[1:]:
+                if isinstance(node.op, ast.And):
+                    holds = _and(t, self.answers_true(operand, env))
+                else:
+                    holds = _or(holds, _and(f, self.answers_true(operand, env)))
+                t2, f2 = self.truth(operand, env)
+                t, f = (_and(t, t2), _or(f, _and(t, f2))) if isinstance(node.op, ast.And) else \
+                    (_or(t, _and(f, t2)), _and(f, f2))
+            return holds
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return self.truth(node.operand, env)[1]
+        if isinstance(node, ast.IfExp):
+            tc, fc = self.truth(node.test, env)
+            return _or(_and(tc, self.answers_true(node.body, env)), _and(fc, self.answers_true(node.orelse, env)))
+        if isinstance(node, ast.Compare):
+            return self.chain(node, env)[0]
+        if isinstance(node, ast.Call):
+            name, target = self.callee(node, env)
+            if (target is all or target is any) and len(node.args) == 1:
+                return self.quantify(target is all, name, node.args[0], env)[0]
+            if not _is_builtin(target):
+                ok, body, inner = self.arguments(typing.cast(Callable[..., object], target), node, env)
+                with self.entered(target, node, env):
+                    return _and(ok, self.answers_true(body, inner))
+        ok, sym = self.value(node, env)
+        return _and(ok, _boolean(sym.term)) if sym.kind == "bool" else _FALSE
 
     def truthiness(self, sym: Sym, node: ast.AST, env: _Env) -> z3.BoolRef:
         if sym.kind == "bool":
@@ -1273,7 +1307,7 @@ def translate(
         params = {p: _param(p, scope, predicate) for p in source.params}
         tr.active.append(getattr(predicate, "__code__", None))
         node, env = source.body, replace(source.env, locals=params)
-    return tr.truth(node, env)[0]
+    return tr.answers_true(node, env)
 
 
 def _param(name: str, scope: Mapping[str, Sym], fn: Callable[..., object] | None) -> Sym:

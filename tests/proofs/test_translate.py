@@ -121,9 +121,10 @@ RAISES = (IndexError, ZeroDivisionError)
 
 
 def python_holds(predicate: Callable[..., object], values: Mapping[str, object]) -> bool:
-    """Whether Python's predicate returns a truthy value (raising counts as not holding)."""
+    """Whether Python's predicate answers True, as the run-time check requires (raising, or
+    answering a truthy non-bool such as ``1``, counts as not holding)."""
     try:
-        return bool(predicate(**values))
+        return predicate(**values) is True
     except RAISES:
         return False
     except TypeError as err:  # numpy's len() of a 0-d array, which the formula models
@@ -217,8 +218,10 @@ AGREEMENT: list[tuple[str, Callable[..., object], dict[str, object]]] = [
     ("conditional value that raises", lambda xs, k: (k if k > 0 else xs[k]) > -100,
      {"xs": L, "k": I}),
     ("conditional of mixed types", lambda k, b: (1 if b else 2.5) * k > 2, {"k": I, "b": B}),
-    ("int result is truthy", lambda k: k % 3, {"k": I}),
-    ("list result is truthy", lambda xs: xs, {"xs": L}),
+    ("an int answer is never True", lambda k: k % 3, {"k": I}),
+    ("a list answer is never True", lambda xs: xs, {"xs": L}),
+    ("`and` answers its last operand", lambda k, xs: k > 0 and xs, {"k": I, "xs": L}),
+    ("`or` answers its first truthy operand", lambda k: k or k > 2, {"k": I}),
     ("and/or values", lambda k, n: (k and n) + (k or n) > 1, {"k": I, "n": I}),
     # builtins
     ("len and abs", lambda xs, k: abs(k) < len(xs), {"xs": L, "k": I}),
@@ -278,7 +281,7 @@ AGREEMENT: list[tuple[str, Callable[..., object], dict[str, object]]] = [
 def test_formula_agrees_with_python(
     data: st.DataObject, predicate: Callable[..., object], types: dict[str, object]
 ) -> None:
-    """On drawn values, the formula holds exactly when Python's predicate returns truthy."""
+    """On drawn values, the formula holds exactly when Python's predicate answers True."""
     check_agreement(data, predicate, types)
 
 
@@ -328,10 +331,11 @@ def test_several_lambdas_on_one_line_are_told_apart() -> None:
 
 
 def test_a_def_with_a_docstring_translates() -> None:
-    """A def whose body is a docstring and one return translates like the expression."""
+    """A def whose body is a docstring and one return translates like the expression (here an
+    int, which is never True: the formula is false)."""
     k = symbol("k", int)
-    # z3's `/` on ints is floor division for a positive divisor
-    assert valid(translate(half, {"v": k}) == (k.term / 2 != 0))
+    assert valid(translate(half, {"v": k}) == z3.BoolVal(False))
+    assert valid(translate(lambda v: half(v) > 1, {"v": k}) == (k.term >= 4))
 
 
 def test_text_and_ast_predicates_read_names_from_scope() -> None:
