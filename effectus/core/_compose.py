@@ -25,6 +25,7 @@ so a failure leaves no task behind.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
@@ -56,6 +57,9 @@ class Composite(Tool[..., Any]):
         self.parts = parts
         self.__name__ = self.__qualname__ = f"{kind}({', '.join(_name(p) for p in parts)})"
         self.__doc__ = _DOCS[kind]
+        # The module that built it (pipe() is one frame up): `fx.check(module)` finds it there.
+        built_in = sys._getframe(2).f_globals  # pyright: ignore[reportPrivateUsage]
+        self.__module__ = str(built_in.get("__name__", self.__module__))
 
     def __repr__(self) -> str:
         return f"<tool {self.__qualname__}>"

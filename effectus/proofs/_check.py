@@ -22,13 +22,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import z3  # type: ignore[import-untyped]  # z3 ships no type information
 
+from effectus.core._compose import Composite
+from effectus.core._tool import Tool
+from effectus.proofs._body import body_checks, composite_checks, fingerprint
 from effectus.proofs._isolated import SEED, solve
 from effectus.proofs._solve import RLIMIT, Check, show
 from effectus.proofs._translate import RuntimeOnly, Sym, symbol, translate
@@ -90,30 +95,40 @@ def check(target: object, *, cache: bool = True, progress: Callable[[int, int, s
     """
     tools = _tools_in(target)
     rows: list[Check] = []
-    for i, (name, spec) in enumerate(tools):
+    for i, (name, tool) in enumerate(tools):
         if progress is not None:
             progress(i, len(tools), name)
-        rows.extend(check_spec(spec, name=name, cache=cache))
+        spec = spec_of(tool)
+        if spec is not None:
+            rows.extend(check_spec(spec, name=name, cache=cache))
+            rows.extend(_cached(name, _key("body", fingerprint(tool)), partial(body_checks, name, tool), cache))
+        elif isinstance(tool, Composite):
+            rows.extend(_cached(name, _key("composite", fingerprint(tool)), partial(composite_checks, name, tool), cache))
     if progress is not None:
         progress(len(tools), len(tools), "")
     return Report(tuple(rows))
 
 
-def _tools_in(target: object) -> list[tuple[str, Spec]]:
-    spec = spec_of(target)
-    if spec is not None:
-        return [(spec.name, spec)]
-    if hasattr(target, "__dict__") and type(target).__name__ == "module":
-        found: list[tuple[str, Spec]] = []
-        for value in vars(target).values():
+def _tools_in(target: object) -> list[tuple[str, Tool[..., Any]]]:
+    """The spec'd tools and composites of ``target``, with the names a report gives them."""
+    tool = cast(Tool[..., Any], target) if isinstance(target, Tool) else None
+    if tool is not None and (spec_of(tool) is not None or isinstance(tool, Composite)):
+        spec = spec_of(tool)
+        return [(spec.name if spec is not None else tool.__qualname__, tool)]
+    if isinstance(target, types.ModuleType):
+        found: list[tuple[str, Tool[..., Any]]] = []
+        for var, value in vars(target).items():
+            if isinstance(value, Composite) and value.__module__ == target.__name__ and not var.startswith("_"):
+                found.append((var, value))
             s = spec_of(value)
-            if s is not None and getattr(value, "__module__", None) == getattr(target, "__name__", None):
-                found.append((s.name, s))
+            if s is not None and getattr(value, "__module__", None) == target.__name__:
+                found.append((s.name, cast(Tool[..., Any], value)))
         return found
-    if isinstance(target, Iterable):
+    if isinstance(target, Iterable) and not isinstance(target, (str, bytes)):
         return [pair for item in cast(Iterable[object], target) for pair in _tools_in(item)]
     raise TypeError(
-        f"fx.check() takes a tool made by @fx.tool(...), a module, or a list of them; got {target!r}"
+        f"fx.check() takes a tool made by @fx.tool(...), a composite (fx.pipe, fx.fan_out, "
+        f"fx.parallel), a module, or a list of them; got {target!r}"
     )
 
 
@@ -124,47 +139,51 @@ def check_spec(spec: Spec, *, name: str | None = None, cache: bool = True) -> li
     """The checks of one spec."""
     tool = name or spec.name
     return [
-        _cached(tool, "preconditions satisfiable", spec, _satisfiable_pre, cache),
-        _cached(tool, "postconditions consistent", spec, _consistent_post, cache),
+        *_cached(tool, _key("preconditions satisfiable", *_spec_parts(spec)), lambda: [_satisfiable_pre(tool, spec)], cache),
+        *_cached(tool, _key("postconditions consistent", *_spec_parts(spec)), lambda: [_consistent_post(tool, spec)], cache),
     ]
 
 
-def _cached(tool: str, what: str, spec: Spec, run: Callable[[str, Spec], Check], use_cache: bool) -> Check:
+def _cached(tool: str, key: str, compute: Callable[[], list[Check]], use_cache: bool) -> list[Check]:
+    """``compute()``'s rows, read from the cache under ``key`` when they are there."""
     if not use_cache:
-        return run(tool, spec)
-    key = _key(what, spec)
+        return compute()
     path = proof_cache_dir() / f"{key}.json"
     try:
         data = json.loads(path.read_text())
-        return Check(
-            tool, str(data["check"]), data["verdict"], str(data["detail"]),
-            {str(k): str(v) for k, v in data["model"].items()},
-            tuple(str(item) for item in data["runtime_only"]), cached=True,
-        )
+        return [
+            Check(
+                tool, str(d["check"]), d["verdict"], str(d["detail"]),
+                {str(k): str(v) for k, v in d["model"].items()},
+                tuple(str(item) for item in d["runtime_only"]), cached=True,
+            )
+            for d in data
+        ]
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass
-    row = run(tool, spec)
+    rows = compute()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(asdict(row)))
+        tmp.write_text(json.dumps([asdict(r) for r in rows]))
         os.replace(tmp, path)  # never a half-written entry
     except OSError:
         pass  # a read-only home: the check still ran
-    return row
+    return rows
 
 
-def _key(what: str, spec: Spec) -> str:
-    parts = [
-        what,
-        _z.get_version_string(),
-        str(RLIMIT),
-        str(SEED),
+def _spec_parts(spec: Spec) -> list[str]:
+    return [
         repr(sorted((k, repr(v)) for k, v in spec.types.items())),
         repr(spec.result_type),
         *[f"{p.kind}:{p.names}:{p.source}" for p in spec.predicates()],
     ]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _key(what: str, *parts: str) -> str:
+    """The cache key of a check: what it checks, the z3 version and budget, and ``parts``."""
+    text = "\n".join([what, _z.get_version_string(), str(RLIMIT), str(SEED), *parts])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class _Problem:
@@ -174,6 +193,8 @@ class _Problem:
         self.scope: dict[str, Sym] = {}
         self.facts: list[z3.BoolRef] = []
         self.runtime_only: list[str] = []
+        #: parameters with no model, and why: only a predicate that reads one is runtime-only
+        self.unmodelled: dict[str, str] = {}
         names = list(spec.types)
         if with_result:
             names.append("result")
@@ -182,7 +203,7 @@ class _Problem:
             try:
                 sym = symbol(n, hint)
             except RuntimeOnly as err:
-                self.runtime_only.append(f"parameter {n}: {err}")
+                self.unmodelled[n] = err.reason
                 continue
             self.scope[n] = sym
             self.facts.extend(sym.facts())
@@ -190,7 +211,8 @@ class _Problem:
     def formula(self, pred: Predicate) -> z3.BoolRef | None:
         missing = [n for n in pred.names if n not in self.scope]
         if missing:
-            self.runtime_only.append(f"{pred.source}: reads {', '.join(missing)}, which cannot be modelled")
+            why = "; ".join(f"{n}: {self.unmodelled.get(n, 'not a parameter')}" for n in missing)
+            self.runtime_only.append(f"{pred.source}: reads what has no z3 model ({why})")
             return None
         try:
             return translate(pred.fn if pred.fn is not None else pred.source, self.scope)
