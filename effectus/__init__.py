@@ -179,6 +179,7 @@ __all__ = [
     "branch",
     "check",
     "effect",
+    "equivalent",
     "explore",
     "fan_out",
     "handle",
@@ -205,12 +206,16 @@ __all__ = [
 
 
 if TYPE_CHECKING:
-    from effectus.proofs import check
+    from effectus.proofs import check, equivalent
 
 def __getattr__(name: str) -> object:
-    # `fx.check` lives in effectus.proofs, which imports z3: loaded on first use only.
+    # `fx.check` and `fx.equivalent` live in effectus.proofs, which imports z3: loaded on first use only.
     if name == "check":
         from effectus.proofs import check
 
         return check
+    if name == "equivalent":
+        from effectus.proofs import equivalent
+
+        return equivalent
     raise AttributeError(f"module 'effectus' has no attribute {name!r}")

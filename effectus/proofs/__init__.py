@@ -8,6 +8,10 @@ holds exactly when the predicate returns a truthy value (an ``IndexError`` or
 (listed in ``effectus/proofs/_translate.py``) raises `RuntimeOnly`, naming the construct and its
 ``file:line:col``: it is checked at run time only, never silently "proved".
 
+`equivalent` (``fx.equivalent``) says whether a new tool may replace an old one: proved with
+z3 where both bodies are in the subset and pure, otherwise tested differentially under
+``fx.testing`` (the first disagreement, shrunk).
+
 `check` (``fx.check``) runs the static checks of tools' specs and returns a `Report` of
 `Check` rows, each proved, refuted with a counterexample, or unknown; ``effectus check MODULE``
 prints it.
@@ -16,9 +20,10 @@ This package imports z3; ``import effectus`` does not import it (``fx.check`` lo
 """
 
 from effectus.proofs._check import Check, Report, check, check_spec, proof_cache_dir
+from effectus.proofs._equivalent import Equivalence, equivalent
 from effectus.proofs._translate import RuntimeOnly, Sym, refinement, symbol, translate
 
 __all__ = [
-    "Check", "Report", "RuntimeOnly", "Sym", "check", "check_spec", "proof_cache_dir", "refinement",
-    "symbol", "translate",
+    "Check", "Equivalence", "Report", "RuntimeOnly", "Sym", "check", "check_spec", "equivalent",
+    "proof_cache_dir", "refinement", "symbol", "translate",
 ]

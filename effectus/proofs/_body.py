@@ -62,7 +62,7 @@ from effectus.specs._source import body_after_docstring, find_node
 
 _z: Any = z3
 
-__all__ = ["Opaque", "body_checks", "composite_checks", "fingerprint", "paths_of"]
+__all__ = ["Opaque", "body_checks", "composite_checks", "fingerprint", "paths_of", "precondition"]
 
 #: paths explored per body at most: beyond, the body check is unknown
 MAX_PATHS = 256
@@ -543,8 +543,14 @@ class _Body:
         raise RuntimeOnly(construct, reason, file=self.env.file, line=getattr(node, "lineno", None))
 
 
-def paths_of(tool: Tool[..., Any], run: _Run | None = None) -> tuple[list[Value], list[PathEnd], _Run]:
-    """The body of ``tool`` run symbolically: its argument symbols and how each path ends.
+def paths_of(
+    tool: Tool[..., Any], run: _Run | None = None, *, args: list[Value] | None = None, assume: bool = True,
+) -> tuple[list[Value], list[PathEnd], _Run]:
+    """The body of ``tool`` run symbolically: its argument values and how each path ends.
+
+    ``args`` gives the arguments (default: fresh symbols); with ``assume`` the tool's
+    preconditions hold on them (`fx.equivalent` runs a second tool on the first one's
+    arguments without assuming its preconditions, to ask whether they hold).
 
     Raises:
         RuntimeOnly: the body (or its source) is outside the body subset.
@@ -552,14 +558,24 @@ def paths_of(tool: Tool[..., Any], run: _Run | None = None) -> tuple[list[Value]
     run = run or _Run()
     spec = spec_of(tool)
     body = _Body(run, tool)
-    args = _entry(run, tool)
+    args = args if args is not None else _entry(run, tool)
     params = list(inspect.signature(tool.__wrapped__).parameters)
     state = _State(dict(zip(params, args)), [])
-    if spec is not None:
+    if spec is not None and assume:
         formulas, missing = _formulas(_pre(spec), {p: v for p, v in state.values.items() if not isinstance(v, tuple)})
         run.assume([], formulas, [f"{spec.name}: {m}" for m in missing])
     body.block(body_after_docstring(body.node), state)
     return args, body.ends, run
+
+
+def precondition(tool: Tool[..., Any], args: list[Value]) -> tuple[list[z3.BoolRef], list[str]]:
+    """The formulas of ``tool``'s preconditions on ``args``, and those that do not translate."""
+    spec = spec_of(tool)
+    if spec is None:
+        return [], []
+    params = list(spec.types)
+    formulas, missing = _formulas(_pre(spec), {p: v for p, v in zip(params, args) if not isinstance(v, tuple)})
+    return [f for _, f in formulas], missing
 
 
 def body_checks(name: str, tool: Tool[..., Any]) -> list[Check]:
