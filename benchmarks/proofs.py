@@ -40,7 +40,7 @@ interpreter: after ``import effectus`` and the corpus file (tools only; z3 not l
 the time of ``import effectus.proofs``, then of the first ``check([tool], cache=False)`` of the
 corpus's first tool, then of the same call again.
 
-    python -m benchmarks.proofs              # 5 rounds (about 10 s for 61 tools)
+    python -m benchmarks.proofs              # 5 rounds (about 35 s for 91 tools)
     python -m benchmarks.proofs --quick      # 1 round (the smoke test)
     python -m benchmarks.proofs --repeats 11
 """
@@ -315,7 +315,7 @@ def report(tools: Sequence[CorpusTool], times: dict[str, Times], first: FirstCal
     files = list(dict.fromkeys(t.path.name for t in tools))
     lines = [
         f"Corpus: {len(tools)} tools from {', '.join(f'`tests/proofs/{f}`' for f in files)}, "
-        f"2 checks each; {repeats} timed round{'s' if repeats != 1 else ''} after one untimed cold "
+        f"every check fx.check makes of it (1 to 4 rows); {repeats} timed round{'s' if repeats != 1 else ''} after one untimed cold "
         "call per tool, order rotated by one per round; per tool, the median over rounds.  "
         "cold: `check([tool], cache=False)`; cached: `check([tool], cache=True)` over a cache "
         "filled beforehand in a fresh folder (every row read back: `cached=True`), every tool "

@@ -19,7 +19,21 @@ __all__ = ["body_after_docstring", "find_node", "returned_expr"]
 def find_node(code: types.CodeType, module_globals: dict[str, Any] | None = None) -> ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef | None:
     """The node ``code`` was compiled from, found in its file (None when the source is gone)."""
     tree = _parse("".join(linecache.getlines(code.co_filename, module_globals)), code.co_filename)
-    return None if tree is None else _find(tree, code)
+    if tree is None:
+        return None
+    known = _found.get(code)
+    if known is not None and known[0] is tree:  # the same parse of the same file: the same node
+        return known[1]
+    node = _find(tree, code)
+    if len(_found) > 4096:
+        _found.clear()
+    _found[code] = (tree, node)
+    return node
+
+
+# code -> (the parse it was found in, its node): walking a file's tree per lookup is what a
+# cached `fx.check` would otherwise spend its time on
+_found: dict[types.CodeType, tuple[ast.Module, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef | None]] = {}
 
 
 def returned_expr(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None:
