@@ -83,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="run the example order batch under production, testing and exploration",
         description="Run the example order batch (examples/orders.py) end to end on this "
-        "machine: for real, then in memory under test, then every choice explored.",
+        "machine: for real, then in memory under test, then every choice explored; then the "
+        "quote service (examples/service.py) over its interleavings; then `effectus check` over "
+        "examples/orders.py, whose pricing specs z3 proves.",
     )
     demo.set_defaults(func=_demo)
 

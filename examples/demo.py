@@ -1,11 +1,14 @@
 """`effectus demo`: the order batch of `orders` run for real, then under test, then explored;
-then the three-role quote service of `service`, run and explored over its interleavings.
+then the three-role quote service of `service`, run and explored over its interleavings; then
+the specs of the batch's pricing tools, proved with z3.
 
 Each part prints what it produced, so the output shows the same program meeting three
 interpreters: production (real files, clock and entropy), testing (in memory, seeded, virtual
 time) and exhaustive exploration of its choices by re-execution. Part 5 does the same for
 concurrent tasks talking over session-typed channels: one global protocol projected onto each
-role, a race found by `fx.explore`, and its trace replayed to the same failure.
+role, a race found by `fx.explore`, and its trace replayed to the same failure. Part 6 runs
+`fx.check` over `orders`, as ``effectus check examples/orders.py`` does: the spec of each
+pricing tool, the composite `rates`, and the bodies, proved for every input.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,11 +24,14 @@ from returns.pipeline import is_successful
 
 import effectus as fx
 from effectus.effects import MemoryFiles, MemoryLog, MemoryState, PolicyChoice, StdlibLog
+from effectus.examples import orders as orders_module
 from effectus.examples.orders import (
     SAMPLE_INBOX,
     Order,
     cheapest,
+    postal,
     quote_all,
+    rates,
     run_batch,
     run_batch_v2,
 )
@@ -109,7 +116,10 @@ def main(out: Callable[[str], None] = print) -> int:
             return 1
 
     _section(out, "5. a three-role service over session-typed channels, explored")
-    return _service(out)
+    status = _service(out)
+
+    _section(out, "6. specs proved with z3: fx.check over examples/orders.py")
+    return max(status, _proofs(out))
 
 
 def _quotes(quotes: list[Quote]) -> str:
@@ -158,3 +168,30 @@ def _service(out: Callable[[str], None]) -> int:
     atomic = fx.explore(lambda: rush(racy=False), mode="random", budget=200)
     out(f"holding with one fx.Modify instead: {atomic}")
     return 0 if atomic.ok else 1
+
+
+def _proofs(out: Callable[[str], None]) -> int:
+    """Part 6: the pricing tools check their specs on every call; `fx.check` proves them."""
+    out("the batch priced each parcel with offers(grams), which awaits the composite")
+    out(f"  rates = {rates.__qualname__}")
+    out(f"a 2450 g parcel is billed as 2500 g: rates(2450) = {fx.testing().run(rates(2450))}")
+    try:
+        postal(150)
+    except fx.PreconditionError as err:
+        out(f"every call checks its spec at run time: postal(150) raises PreconditionError: "
+            f"{str(err).splitlines()[0]}")
+    else:
+        out("postal(150) unexpectedly passed its precondition")
+        return 1
+    out("fx.check(orders) proves each spec, composite and body with z3, for every input "
+        "(as `effectus check`;")
+    out("verdicts are cached on disk, so a second run reads them back, marked cached):")
+    started = time.perf_counter()
+    report = fx.check(orders_module)
+    elapsed = time.perf_counter() - started
+    out(report.table())
+    composites = sum(isinstance(v, fx.Composite) for v in vars(orders_module).values())
+    tools = len(dict.fromkeys(row.tool for row in report.rows)) - composites
+    out(f"{len(report.rows)} checks of {tools} tools and {composites} composite{'s' * (composites != 1)} "
+        f"in {elapsed:.2f} s: " + ("nothing refuted" if report.ok else "refuted rows above"))
+    return 0 if report.ok else 1

@@ -3,24 +3,34 @@
 The program only performs effects (files, state, clock, random, logs, choice), so the same code
 runs against the real filesystem and clock under `fx.production()` and deterministically in
 memory under `fx.testing()`; `fx.outcomes` explores every carrier choice by re-execution.
+
+The prices come from spec'd tools: `billable` rounds a weight up to the started 100 g, one tool
+per carrier prices a billable weight, `rates` is their composite
+(``fx.pipe(billable, fx.fan_out(postal, courier, freight))``) and `offers` the tool the batch
+calls.  Their specs are checked on every call, and `fx.check` proves with z3 that each holds for
+every input (``effectus check examples/orders.py``, part 6 of ``effectus demo``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Annotated
+
+from annotated_types import Ge, Gt
 
 import effectus as fx
 
 INBOX = "inbox"
 REPORTS = "reports"
 
-# Carrier price per kilogram and fixed fee, in cents.
-CARRIERS: dict[str, tuple[int, int]] = {
-    "postal": (90, 300),
-    "courier": (150, 100),
-    "freight": (40, 2_000),
-}
+#: The carriers, in the order `pick_carrier` offers them.
+CARRIERS: tuple[str, ...] = ("postal", "courier", "freight")
+
+#: A parcel's weight in grams; carriers bill whole, started 100 g steps of it.
+Grams = Annotated[int, Gt(0)]
+Billable = Annotated[int, Ge(100)]
+Cents = Annotated[int, Ge(0)]
 
 
 @dataclass(frozen=True)
@@ -43,10 +53,46 @@ class Shipment:
     audited: bool
 
 
-def price(carrier: str, weight_kg: float) -> int:
-    """The price in cents of sending ``weight_kg`` with ``carrier``."""
-    per_kg, fee = CARRIERS[carrier]
-    return fee + round(per_kg * weight_kg)
+@fx.tool(ensures=[lambda result, grams: grams <= result < grams + 100, lambda result: result % 100 == 0])
+async def billable(grams: Grams) -> Billable:
+    """The weight a carrier bills: ``grams`` rounded up to a whole number of 100 g steps."""
+    return (grams + 99) // 100 * 100
+
+
+@fx.tool(requires=lambda grams: grams % 100 == 0, ensures=lambda result: result >= 300)
+async def postal(grams: Billable) -> Cents:
+    """Postal: a 300c fee and 9c per 100 g (90c per kg)."""
+    return 300 + 9 * (grams // 100)
+
+
+@fx.tool(requires=lambda grams: grams % 100 == 0, ensures=lambda result: result >= 100)
+async def courier(grams: Billable) -> Cents:
+    """Courier: a 100c fee and 15c per 100 g (1.50 per kg)."""
+    return 100 + 15 * (grams // 100)
+
+
+@fx.tool(requires=lambda grams: grams % 100 == 0, ensures=lambda result: result >= 2_000)
+async def freight(grams: Billable) -> Cents:
+    """Freight: a 2000c fee and 4c per 100 g (40c per kg)."""
+    return 2_000 + 4 * (grams // 100)
+
+
+rates = fx.pipe(billable, fx.fan_out(postal, courier, freight))
+"""Every carrier's price for a parcel: each carrier gets the billable weight (the carriers run
+as three tasks).  Proved: `billable` promises a multiple of 100 g of at least 100 g, which is
+what each carrier requires."""
+
+
+@fx.tool(ensures=lambda result: len(result) == 3 and all(cost >= 100 for cost in result))
+async def offers(grams: Grams) -> tuple[int, int, int]:
+    """The price of each carrier in `CARRIERS`, in cents, for a parcel of ``grams``."""
+    by_post, by_courier, by_freight = await rates(grams)
+    return by_post, by_courier, by_freight
+
+
+def grams_of(order: Order) -> int:
+    """The order's weight in whole grams (at least 1: `load_orders` refuses weights <= 0)."""
+    return max(1, round(order.weight_kg * 1000))
 
 
 def cheapest(options: tuple[tuple[str, int], ...]) -> int:
@@ -63,7 +109,10 @@ async def load_orders() -> list[Order]:
         text = await fx.ReadFile(path)
         try:
             raw = json.loads(text)
-            orders.append(Order(str(raw["id"]), str(raw["customer"]), float(raw["weight_kg"])))
+            order = Order(str(raw["id"]), str(raw["customer"]), float(raw["weight_kg"]))
+            if not order.weight_kg > 0:
+                raise ValueError(f"weight_kg must be positive, not {order.weight_kg}")
+            orders.append(order)
         except (ValueError, KeyError) as err:
             await fx.Log("skipping malformed order", level="warning", fields={"path": path, "error": str(err)})
     await fx.Log("loaded orders", fields={"count": len(orders)})
@@ -73,7 +122,8 @@ async def load_orders() -> list[Order]:
 @fx.tool
 async def pick_carrier(order: Order) -> tuple[str, int]:
     """Choose a (carrier, cost) for ``order``: production's policy decides, tests try them all."""
-    carrier, cost = await fx.Choose(tuple((c, price(c, order.weight_kg)) for c in CARRIERS))
+    costs = await offers(grams_of(order))
+    carrier, cost = await fx.Choose(tuple(zip(CARRIERS, costs)))
     if carrier == "postal" and order.weight_kg > 30:
         await fx.Fail(ValueError(f"postal refuses {order.id}: {order.weight_kg} kg is over 30 kg"))
     return carrier, cost

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 
-def _effectus(*args: str) -> subprocess.CompletedProcess[str]:
+def _effectus(*args: str, proof_cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if proof_cache is not None:
+        env["EFFECTUS_PROOF_CACHE"] = str(proof_cache)
     return subprocess.run(
-        [sys.executable, "-m", "effectus", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "effectus", *args], capture_output=True, text=True, timeout=300, env=env
     )
 
 
 @pytest.mark.slow
-def test_demo_runs_all_five_parts() -> None:
-    """`python -m effectus demo` exits 0 and prints production, testing and exploration results.
+def test_demo_runs_all_six_parts(tmp_path: Path) -> None:
+    """`python -m effectus demo` exits 0 and prints production, testing and exploration results,
+    then the proofs of the pricing specs.
 
     Part 5's trace path, timings and oversold seeds vary with the machine and the scheduler,
     so only its stable lines are checked.
     """
-    done = _effectus("demo")
+    done = _effectus("demo", proof_cache=tmp_path / "proofs")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "1. production" in out and "2. testing" in out and "3. every carrier choice" in out
@@ -29,7 +35,7 @@ def test_demo_runs_all_five_parts() -> None:
     assert "9 branches, 6 feasible; cheapest total 4275 cents, dearest 8950 cents" in out
     assert "4. record a run, replay it" in out
     assert "run_batch_v2 replayed against the same trace:" in out
-    part5 = out[out.index("== 5. a three-role service over session-typed channels, explored") :]
+    part5 = out[out.index("== 5. a three-role service over session-typed channels, explored") : out.index("== 6.")]
     assert "  with client: rec serve . &{quote: ?str . !Quote . serve, done: end}\n" in part5
     assert "  with db: rec serve . +{lookup: !str . ?Stock . serve, stop: end}\n" in part5
     assert (
@@ -42,6 +48,41 @@ def test_demo_runs_all_five_parts() -> None:
     assert "replayed with no handlers: Oversold: 'lamp' does not balance" in part5
     assert "holding with one fx.Modify instead: explored 200 schedules" in part5
     assert part5.rstrip().endswith("no failure within the budget")
+    part6 = out[out.index("== 6. specs proved with z3: fx.check over examples/orders.py") :]
+    assert "  rates = pipe(billable, fan_out(postal, courier, freight))\n" in part6
+    assert "rates(2450) = (525, 475, 2100)\n" in part6
+    assert "postal(150) raises PreconditionError: precondition of tool postal failed: grams % 100 == 0\n" in part6
+    lines = part6.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == ["tool", "check", "verdict"])
+    counts = next(i for i, line in enumerate(lines) if line.endswith(" unknown"))
+    rows = [line.split() for line in lines[header + 1 : counts]]
+    assert {row[0] for row in rows} == {"billable", "postal", "courier", "freight", "rates", "offers"}
+    assert ["rates", "call", "of", "postal", "after", "billable", "proved"] in rows
+    assert ["offers", "body", "meets", "postconditions", "proved"] in rows
+    assert [row for row in rows if row[-1] != "proved"] == []  # nothing refuted, nothing unknown
+    assert f"{len(rows)} proved, 0 refuted, 0 unknown\n" in part6
+    assert part6.rstrip().endswith("nothing refuted")
+    assert any((tmp_path / "proofs").iterdir())  # verdicts were cached where the variable says
+    # The same table as `effectus check examples/orders.py` (which now reads the cache).
+    orders = Path(__file__).resolve().parents[1] / "examples" / "orders.py"
+    checked = _effectus("check", str(orders), proof_cache=tmp_path / "proofs")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.replace(" (cached)", "").splitlines() == lines[header : counts + 1]
+
+
+@pytest.mark.slow
+def test_demo_reads_its_verdicts_back_from_the_cache(tmp_path: Path) -> None:
+    """A second demo with the same proof cache marks every row cached, with the same verdicts."""
+    first = _effectus("demo", proof_cache=tmp_path)
+    second = _effectus("demo", proof_cache=tmp_path)
+    assert first.returncode == second.returncode == 0, second.stderr
+
+    def verdicts(out: str) -> list[str]:
+        part6 = out[out.index("== 6.") :]
+        return [line for line in part6.splitlines() if line.startswith(("billable ", "rates ", "offers "))]
+
+    assert verdicts(first.stdout) and not any(line.endswith("(cached)") for line in verdicts(first.stdout))
+    assert verdicts(second.stdout) == [line + " (cached)" for line in verdicts(first.stdout)]
 
 
 def test_no_command_is_usage_error() -> None:

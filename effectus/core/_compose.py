@@ -18,7 +18,9 @@ agree, ``pipe(pipe(f, g), h)`` and ``pipe(f, pipe(g, h))`` agree, ``parallel`` i
 up to the nesting of its tuples, and ``fan_out(f, g)`` agrees with
 ``pipe(fan_out(identity, identity), parallel(f, g))``.
 
-A part that fails makes the composite fail with its exception; under ``fan_out`` and
+Calling a composite calls the parts that take its arguments at once, so their preconditions
+are checked on the caller's line (as a spec'd tool's are).  A part that fails makes the
+composite fail with its exception; under ``fan_out`` and
 ``parallel`` the parts still running are cancelled first (their linear resources are released),
 so a failure leaves no task behind.
 """
@@ -26,7 +28,7 @@ so a failure leaves no task behind.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
 from effectus.core._loop import Cancelled, Task, TaskError
@@ -51,18 +53,41 @@ class Composite(Tool[..., Any]):
     kind: Kind
     parts: tuple[Tool[..., Any], ...]
 
-    def __init__(self, kind: Kind, parts: tuple[Tool[..., Any], ...], body: Callable[..., Coroutine[Any, Any, Any]]) -> None:
+    def __init__(
+        self, kind: Kind, parts: tuple[Tool[..., Any], ...],
+        start: Callable[..., list[Call[Any]]], body: Callable[[list[Call[Any]]], Coroutine[Any, Any, Any]],
+    ) -> None:
         super().__init__(body)
         self.kind = kind
         self.parts = parts
+        self._start = start
         self.__name__ = self.__qualname__ = f"{kind}({', '.join(_name(p) for p in parts)})"
         self.__doc__ = _DOCS[kind]
         # The module that built it (pipe() is one frame up): `fx.check(module)` finds it there.
         built_in = sys._getframe(2).f_globals  # pyright: ignore[reportPrivateUsage]
         self.__module__ = str(built_in.get("__name__", self.__module__))
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Call[Any]:
+        # The parts that take the composite's arguments are called now, so that their
+        # preconditions are checked on the caller's line, as a spec'd tool's are.
+        return Call(self, self._fn(self._start(*args, **kwargs)))
+
     def __repr__(self) -> str:
         return f"<tool {self.__qualname__}>"
+
+
+def _calls(calls: Iterator[Call[Any]]) -> list[Call[Any]]:
+    """The calls ``calls`` makes, one by one; if one of them is refused, the ones made before
+    it are closed (never started, so no "coroutine was never awaited" warning)."""
+    made: list[Call[Any]] = []
+    try:
+        for call in calls:
+            made.append(call)
+    except BaseException:
+        for call in made:
+            call.coro.close()
+        raise
+    return made
 
 
 _DOCS: dict[Kind, str] = {
@@ -119,13 +144,16 @@ def pipe(*parts: Any) -> Any:
     tools = _tools("pipe", parts)
     first, rest = tools[0], tools[1:]
 
-    async def run_pipe(*args: Any, **kwargs: Any) -> Any:
-        value = await first(*args, **kwargs)
+    def start(*args: Any, **kwargs: Any) -> list[Call[Any]]:
+        return [first(*args, **kwargs)]
+
+    async def run_pipe(calls: list[Call[Any]]) -> Any:
+        value = await calls[0]
         for part in rest:
             value = await part(value)
         return value
 
-    return Composite("pipe", tools, run_pipe)
+    return Composite("pipe", tools, start, run_pipe)
 
 
 @overload
@@ -154,10 +182,13 @@ def fan_out(*parts: Any) -> Any:
     """
     tools = _tools("fan_out", parts)
 
-    async def run_fan_out(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        return await _together([part(*args, **kwargs) for part in tools], tools)
+    def start(*args: Any, **kwargs: Any) -> list[Call[Any]]:
+        return _calls(part(*args, **kwargs) for part in tools)
 
-    return Composite("fan_out", tools, run_fan_out)
+    async def run_fan_out(calls: list[Call[Any]]) -> tuple[Any, ...]:
+        return await _together(calls, tools)
+
+    return Composite("fan_out", tools, start, run_fan_out)
 
 
 @overload
@@ -185,7 +216,7 @@ def parallel(*parts: Any) -> Any:
     tools = _tools("parallel", parts)
     name = f"parallel({', '.join(_name(p) for p in tools)})"
 
-    async def run_parallel(items: object) -> tuple[Any, ...]:
+    def start(items: object) -> list[Call[Any]]:
         values: Sequence[Any] | None = cast(Sequence[Any], items) if _listlike(items) else None
         if values is None or len(values) != len(tools):
             got = repr(items) if values is None else f"a {type(items).__name__} of {len(values)}"
@@ -193,9 +224,12 @@ def parallel(*parts: Any) -> Any:
                 f"{name} takes one tuple of {len(tools)} items, one per part; got {got}.\n"
                 f"Fix: call it as {name}(({', '.join(f'x{i}' for i in range(len(tools)))}))."
             )
-        return await _together([part(value) for part, value in zip(tools, values)], tools)
+        return _calls(part(value) for part, value in zip(tools, values))
 
-    return Composite("parallel", tools, run_parallel)
+    async def run_parallel(calls: list[Call[Any]]) -> tuple[Any, ...]:
+        return await _together(calls, tools)
+
+    return Composite("parallel", tools, start, run_parallel)
 
 
 def _listlike(value: object) -> bool:

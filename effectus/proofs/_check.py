@@ -68,8 +68,8 @@ class Report:
         """The report as a text table, with details under each row that needs one."""
         if not self.rows:
             return "no spec'd tools found"
-        width = max(len(r.tool) for r in self.rows)
-        check_width = max(len(r.check) for r in self.rows)
+        width = max(len("tool"), *(len(r.tool) for r in self.rows))
+        check_width = max(len("check"), *(len(r.check) for r in self.rows))
         lines = [f"{'tool'.ljust(width)}  {'check'.ljust(check_width)}  verdict"]
         for r in self.rows:
             lines.append(f"{r.tool.ljust(width)}  {r.check.ljust(check_width)}  {r.verdict}{' (cached)' if r.cached else ''}")

@@ -1,14 +1,37 @@
-"""The order-batch example behaves the same under production and testing, and explores fully."""
+"""The order-batch example behaves the same under production and testing, and explores fully;
+its pricing tools run under their specs, and z3 proves every one of those specs."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import CodeType, FrameType
+from typing import Any
 
+import pytest
 from returns.pipeline import is_successful
 
 import effectus as fx
 from effectus.effects import MemoryFiles, MemoryLog, MemoryState, PolicyChoice
-from effectus.examples.orders import SAMPLE_INBOX, Order, cheapest, quote_all, run_batch
+from effectus.examples import orders
+from effectus.examples.orders import (
+    SAMPLE_INBOX,
+    Order,
+    billable,
+    cheapest,
+    courier,
+    freight,
+    offers,
+    postal,
+    quote_all,
+    rates,
+    run_batch,
+)
+from effectus.specs import spec_of
+
+SPEC_TOOLS = (billable, postal, courier, freight, offers)
 
 # Costs worked out by hand from the carrier table: fee + per_kg * weight, in cents.
 ADA_COURIER = 100 + 150 * 2.5  # 475: cheaper than postal (525) and freight (2100)
@@ -68,3 +91,100 @@ def test_outcomes_explore_every_carrier_pair() -> None:
     totals = sorted(o.result.unwrap() for o in results if is_successful(o.result))
     assert totals[0] == ADA_COURIER + GRACE_FREIGHT
     assert totals[-1] == (2_000 + 40 * 2.5) + (100 + 150 * 45)
+
+
+def test_offers_bill_started_100_g_steps() -> None:
+    """Each carrier prices the weight rounded up to 100 g: 2401-2500 g all cost the same."""
+    test = fx.testing()
+    assert test.run(offers(2_500)) == (300 + 9 * 25, 100 + 15 * 25, 2_000 + 4 * 25)
+    assert test.run(offers(2_401)) == test.run(offers(2_500))
+    assert test.run(offers(2_501)) == (300 + 9 * 26, 100 + 15 * 26, 2_000 + 4 * 26)
+    assert test.run(offers(1)) == (309, 115, 2_004)  # the lightest parcel is billed as 100 g
+    assert test.run(rates(2_450)) == test.run(offers(2_500))
+
+
+def test_pricing_specs_are_checked_on_every_call() -> None:
+    """A call outside a pricing tool's spec raises on the caller's line, before its body runs."""
+    with pytest.raises(fx.PreconditionError, match=r"refinement of tool offers failed: grams > 0"):
+        offers(0)
+    with pytest.raises(fx.PreconditionError, match=r"precondition of tool postal failed: grams % 100 == 0"):
+        postal(150)
+    with pytest.raises(fx.PreconditionError, match=r"refinement of tool freight failed: grams >= 100"):
+        freight(0)
+    with pytest.raises(fx.PreconditionError, match=r"refinement of tool billable failed: grams > 0"):
+        fx.run(rates(-5), fx.testing())
+
+
+def _codes_run(program: Callable[[], object]) -> set[CodeType]:
+    """The code objects of every function called (or resumed) while ``program()`` runs."""
+    seen: set[CodeType] = set()
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            seen.add(frame.f_code)
+
+    sys.setprofile(profile)
+    try:
+        program()
+    finally:
+        sys.setprofile(None)
+    return seen
+
+
+def test_each_spec_tool_runs_under_its_spec_in_the_batch() -> None:
+    """The batch calls every pricing tool, and each call runs its spec's checks: the generated
+    precondition check, the body, then the postcondition check."""
+    ran = _codes_run(lambda: _testing().run(run_batch()))
+    for tool in SPEC_TOOLS:
+        assert spec_of(tool) is not None, tool
+        checks: dict[str, Callable[..., object] | None] = {
+            "precondition check": getattr(tool, "_pre"),
+            "body": tool.__wrapped__,
+            "postcondition check": getattr(tool, "_post"),
+        }
+        for what, fn in checks.items():
+            assert fn is not None and fn.__code__ in ran, f"{tool.__qualname__}: its {what} did not run"
+
+
+def test_load_orders_skips_weights_that_are_not_positive() -> None:
+    """An order of 0 kg would break offers' refinement (grams > 0): it is logged and skipped."""
+    inbox = {**SAMPLE_INBOX, "inbox/a-1004.json": json.dumps({"id": "A1004", "customer": "alan", "weight_kg": 0})}
+    test = fx.testing(seed=3, files=inbox).with_handlers(PolicyChoice(cheapest))
+    path = test.run(run_batch())
+    assert test.handler(MemoryFiles).snapshot()[path].decode().splitlines()[-1] == (
+        f"total {int(ADA_COURIER + GRACE_FREIGHT + EDSGER_COURIER)} cents for 3 parcels"
+    )
+    skipped = [r.fields["path"] for r in test.handler(MemoryLog).records if r.level == "warning" and r.fields]
+    assert skipped == ["inbox/a-1004.json", "inbox/broken.json"]
+
+
+def test_every_check_of_the_pricing_tools_is_proved() -> None:
+    """`fx.check(orders)` (what `effectus check examples/orders.py` and part 6 of the demo run)
+    proves every spec, the composite and every body; nothing is refuted, nothing unknown."""
+    report = fx.check(orders, cache=False)
+    assert report.ok
+    assert [r for r in report.rows if r.verdict == "refuted"] == []
+    assert report.counts() == {"proved": len(report.rows), "refuted": 0, "unknown": 0}
+    checked = {r.tool: [c.check for c in report.rows if c.tool == r.tool] for r in report.rows}
+    assert list(checked) == ["billable", "postal", "courier", "freight", "rates", "offers"]
+    assert checked["rates"] == [f"call of {c} after billable" for c in ("postal", "courier", "freight")]
+    assert "body meets postconditions" in checked["offers"]
+    assert any(c.startswith("call of billable (line ") for c in checked["offers"])
+    table = report.table().splitlines()
+    assert table[-1] == f"{len(report.rows)} proved, 0 refuted, 0 unknown"
+    assert not [line for line in table if line.split()[-1:] == ["refuted"]]
+
+
+def test_a_carrier_that_wants_more_than_billable_promises_is_refuted() -> None:
+    """The composite check is not vacuous: a carrier needing 500 g steps after `billable`
+    (which promises 100 g steps) is refuted with a counterexample."""
+
+    @fx.tool(requires=lambda grams: grams % 500 == 0)
+    async def pallet(grams: int) -> int:
+        return grams // 500
+
+    report = fx.check(fx.pipe(billable, pallet), cache=False)
+    [row] = report.rows
+    assert row.check.startswith("call of ") and row.check.endswith(".pallet after billable")
+    assert row.verdict == "refuted" and not report.ok
+    assert "grams % 500 == 0 fails" in row.detail and "counterexample" in row.detail

@@ -206,3 +206,26 @@ def test_composites_are_named_by_their_parts() -> None:
     composite = fx.pipe(f, fx.fan_out(g, fx.identity))
     assert composite.__qualname__ == "pipe(f, fan_out(g, identity))"
     assert isinstance(composite, fx.Composite) and composite.kind == "pipe"
+
+
+def test_a_composite_checks_its_first_parts_on_the_callers_line() -> None:
+    """Calling a composite calls the parts that take its arguments at once: a refused
+    argument raises PreconditionError here, before any run, and leaves no coroutine behind."""
+    import gc
+    import warnings
+
+    @fx.tool(requires=lambda x: x > 0)
+    async def positive(x: int) -> int:
+        return x
+
+    for composite, args in [
+        (fx.pipe(positive, fx.identity), (-1,)),
+        (fx.fan_out(fx.identity, positive), (-1,)),
+        (fx.parallel(fx.identity, positive), ((1, -1),)),
+    ]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a "coroutine was never awaited" would fail here
+            with pytest.raises(fx.PreconditionError, match="precondition of tool .*positive failed"):
+                composite(*args)
+            gc.collect()
+    assert fx.run(fx.parallel(fx.identity, positive)((0, 1))) == (0, 1)
