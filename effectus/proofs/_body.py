@@ -54,6 +54,7 @@ from effectus.proofs._translate import (
     _constant,  # pyright: ignore[reportPrivateUsage]
     _Env,  # pyright: ignore[reportPrivateUsage]
     _Translator,  # pyright: ignore[reportPrivateUsage]
+    closure_of,
     symbol,
     translate,
 )
@@ -62,7 +63,7 @@ from effectus.specs._source import body_after_docstring, find_node
 
 _z: Any = z3
 
-__all__ = ["Opaque", "body_checks", "composite_checks", "fingerprint", "paths_of", "precondition"]
+__all__ = ["Opaque", "assignment", "body_checks", "composite_checks", "fingerprint", "formulas", "paths_of", "precondition"]
 
 #: paths explored per body at most: beyond, the body check is unknown
 MAX_PATHS = 256
@@ -170,7 +171,7 @@ def _numeric(kind: str) -> bool:
     return kind in ("int", "float", "bool")
 
 
-def _formulas(preds: Sequence[Predicate], scope: Mapping[str, Sym | Opaque]) -> tuple[list[tuple[str, z3.BoolRef]], list[str]]:
+def formulas(preds: Sequence[Predicate], scope: Mapping[str, Sym | Opaque]) -> tuple[list[tuple[str, z3.BoolRef]], list[str]]:
     """Each predicate translated over ``scope`` (with its source); those that do not
     translate, with why."""
     syms = {n: v for n, v in scope.items() if isinstance(v, Sym)}
@@ -196,11 +197,17 @@ def _post(spec: Spec) -> list[Predicate]:
     return [*(p for p in spec.refinements if "result" in p.names), *spec.ensures]
 
 
-def _return_hint(tool: Tool[..., Any]) -> object:
+def _hints(tool: Tool[..., Any]) -> dict[str, object]:
+    """A plain tool's annotations, refinements kept (none where one does not resolve: a value
+    of an unknown type has no model)."""
     try:
-        return typing.get_type_hints(tool.__wrapped__, include_extras=True).get("return", object)
+        return typing.get_type_hints(tool.__wrapped__, include_extras=True)
     except Exception:  # noqa: BLE001 - an annotation that does not resolve has no model
-        return object
+        return {}
+
+
+def _return_hint(tool: Tool[..., Any]) -> object:
+    return _hints(tool).get("return", object)
 
 
 def _effect_result(cls: type) -> object:
@@ -242,16 +249,16 @@ def _call(run: _Run, tool: Tool[..., Any], args: list[Value], kwargs: dict[str, 
         if mismatch:
             run.oblige(f"call of {name}{where}", pc, _NEVER, note=f"{pname} gets {mismatch}")
         scope[pname] = sym
-    formulas, missing = _formulas(_pre(spec), scope)
+    found, missing = formulas(_pre(spec), scope)
     if entry:
-        run.assume(pc, formulas, [f"{name}: {m}" for m in missing])
+        run.assume(pc, found, [f"{name}: {m}" for m in missing])
         run.entry_tools.append(name)
     else:
-        run.oblige(f"call of {name}{where}", pc, formulas, missing)
+        run.oblige(f"call of {name}{where}", pc, found, missing)
     result = _fresh(run, name, spec.result_type, f"the result of {name}")
     if isinstance(result, Sym):
-        formulas, missing = _formulas(_post(spec), {**scope, "result": result})
-        run.assume(pc, formulas, [f"{name}: {m}" for m in missing])
+        found, missing = formulas(_post(spec), {**scope, "result": result})
+        run.assume(pc, found, [f"{name}: {m}" for m in missing])
     return result
 
 
@@ -304,14 +311,7 @@ def _entry(run: _Run, tool: Tool[..., Any]) -> list[Value]:
             return [tuple(_entry(run, part)[0] for part in tool.parts)]
         return _entry(run, tool.parts[0])
     spec = spec_of(tool)
-    hints: Mapping[str, object]
-    if spec is not None:
-        hints = spec.types
-    else:
-        try:
-            hints = typing.get_type_hints(tool.__wrapped__, include_extras=True)
-        except Exception:  # noqa: BLE001
-            hints = {}
+    hints: Mapping[str, object] = spec.types if spec is not None else _hints(tool)
     out: list[Value] = []
     for pname in inspect.signature(tool.__wrapped__).parameters:
         name = pname if pname not in run.inputs else run.fresh(pname)
@@ -372,15 +372,9 @@ class _Body:
         file = fn.__code__.co_filename
         if not isinstance(node, ast.AsyncFunctionDef):
             raise RuntimeOnly(f"body of {tool.__qualname__}", "its source cannot be found", file=file, line=fn.__code__.co_firstlineno)
-        closure: dict[str, object] = {}
-        for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
-            try:
-                closure[var] = cell.cell_contents
-            except ValueError:
-                pass
         self.run = run
         self.node = node
-        self.env = _Env(file, fn.__globals__, closure, {})
+        self.env = _Env(file, fn.__globals__, closure_of(typing.cast(types.FunctionType, fn)), {})
         self.tr = _Translator({})
         self.ends: list[PathEnd] = []
         self.awaited = 0
@@ -562,8 +556,8 @@ def paths_of(
     params = list(inspect.signature(tool.__wrapped__).parameters)
     state = _State(dict(zip(params, args)), [])
     if spec is not None and assume:
-        formulas, missing = _formulas(_pre(spec), {p: v for p, v in state.values.items() if not isinstance(v, tuple)})
-        run.assume([], formulas, [f"{spec.name}: {m}" for m in missing])
+        pre, missing = precondition(tool, args)
+        run.assume([], pre, [f"{spec.name}: {m}" for m in missing])
     body.block(body_after_docstring(body.node), state)
     return args, body.ends, run
 
@@ -574,8 +568,8 @@ def precondition(tool: Tool[..., Any], args: list[Value]) -> tuple[list[z3.BoolR
     if spec is None:
         return [], []
     params = list(spec.types)
-    formulas, missing = _formulas(_pre(spec), {p: v for p, v in zip(params, args) if not isinstance(v, tuple)})
-    return [f for _, f in formulas], missing
+    found, missing = formulas(_pre(spec), {p: v for p, v in zip(params, args) if not isinstance(v, tuple)})
+    return [f for _, f in found], missing
 
 
 def body_checks(name: str, tool: Tool[..., Any]) -> list[Check]:
@@ -599,10 +593,10 @@ def body_checks(name: str, tool: Tool[..., Any]) -> list[Check]:
         result = _as_sym(run, value, spec.result_type, list(end.pc), "result")
         scope: dict[str, Sym | Opaque] = {p: v for p, v in zip(params, args) if not isinstance(v, tuple)}
         scope["result"] = result
-        formulas, missing = _formulas(post, scope)
+        found, missing = formulas(post, scope)
         mismatch = _mismatch(result, spec.result_type)
         note = f"the body returns {mismatch}" if mismatch else ""
-        run.oblige("body meets postconditions", list(end.pc), _NEVER if note else formulas, missing,
+        run.oblige("body meets postconditions", list(end.pc), _NEVER if note else found, missing,
                    where=f"line {end.line}", note=note)
     return _decide_all(name, run)
 
@@ -647,18 +641,19 @@ def _decide(name: str, goal: Goal, run: _Run) -> Check:
     answers = show(solved, reached)
     failing = [source for source, f in goal.goals if source and _z.is_false(solved.eval(f))]
     why = goal.note or (f"{'; '.join(failing)} fails" if failing else "fails")
-    shown = _assignment(model) + (f" (then {_assignment(answers)})" if answers else "")
+    shown = assignment(model) + (f" (then {assignment(answers)})" if answers else "")
     if goal.dropped:
         return Check(name, goal.label, "unknown", f"{why}{at} for {shown}, unless the runtime-only assumptions rule that out", model, goal.dropped)
     return Check(name, goal.label, "refuted", f"{why}{at}: counterexample {shown}", model)
 
 
-def _assignment(model: Mapping[str, str]) -> str:
+def assignment(model: Mapping[str, str]) -> str:
+    """``model`` as ``a=1, b=2`` (``any input`` when it is empty)."""
     return ", ".join(f"{k}={v}" for k, v in model.items()) or "any input"
 
 
 def _example(model: Mapping[str, str]) -> str:
-    return f"e.g. {_assignment(model)}"
+    return f"e.g. {assignment(model)}"
 
 
 # --- cache keys ----------------------------------------------------------------------------

@@ -33,10 +33,10 @@ import z3  # type: ignore[import-untyped]  # z3 ships no type information
 
 from effectus.core._compose import Composite
 from effectus.core._tool import Tool
-from effectus.proofs._body import body_checks, composite_checks, fingerprint
+from effectus.proofs._body import Opaque, body_checks, composite_checks, fingerprint, formulas
 from effectus.proofs._isolated import SEED, solve
 from effectus.proofs._solve import RLIMIT, Check, show
-from effectus.proofs._translate import RuntimeOnly, Sym, symbol, translate
+from effectus.proofs._translate import RuntimeOnly, Sym, symbol
 from effectus.specs import Predicate, Spec, spec_of
 
 _z: Any = z3  # z3 is untyped: calls go through Any, results are typed where they are kept
@@ -209,16 +209,11 @@ class _Problem:
             self.facts.extend(sym.facts())
 
     def formula(self, pred: Predicate) -> z3.BoolRef | None:
-        missing = [n for n in pred.names if n not in self.scope]
-        if missing:
-            why = "; ".join(f"{n}: {self.unmodelled.get(n, 'not a parameter')}" for n in missing)
-            self.runtime_only.append(f"{pred.source}: reads what has no z3 model ({why})")
-            return None
-        try:
-            return translate(pred.fn if pred.fn is not None else pred.source, self.scope)
-        except RuntimeOnly as err:
-            self.runtime_only.append(f"{pred.source}: {err}")
-            return None
+        """``pred``'s formula; None (and a runtime-only note) when it does not translate."""
+        scope: dict[str, Sym | Opaque] = {**self.scope, **{n: Opaque(why) for n, why in self.unmodelled.items()}}
+        found, missing = formulas([pred], scope)
+        self.runtime_only.extend(missing)
+        return found[0][1] if found else None
 
 
 def _satisfiable_pre(tool: str, spec: Spec) -> Check:

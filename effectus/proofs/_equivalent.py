@@ -28,7 +28,7 @@ from typing import Any, Literal
 import z3  # type: ignore[import-untyped]  # z3 ships no type information
 
 from effectus.core import PreconditionError, Tool, read_trace, record
-from effectus.proofs._body import PathEnd, Value, paths_of, precondition
+from effectus.proofs._body import PathEnd, Value, assignment, paths_of, precondition
 from effectus.proofs._isolated import solve
 from effectus.proofs._solve import RLIMIT, show
 from effectus.proofs._translate import RuntimeOnly, Sym
@@ -112,7 +112,7 @@ def _by_z3(old: Tool[..., Any], new: Tool[..., Any]) -> Equivalence | None:
     if solved.answer == "unsat":
         return Equivalence(name_old, name_new, "proved", "z3", "every argument the old tool accepts gets the same outcome from both")
     inputs = show(solved, run.inputs)
-    shown = ", ".join(f"{k}={v}" for k, v in inputs.items())
+    shown = assignment(inputs)
     try:  # both are pure: run them on the counterexample, to say how they differ
         values = tuple(ast.literal_eval(v) for v in inputs.values())
         how = f": {_describe(_observe(old, values, 0), _observe(new, values, 0, refused_is_outcome=True))}"
@@ -203,7 +203,7 @@ def _differential(old: Tool[..., Any], new: Tool[..., Any], *, examples: int, se
     a = _observe(old, args, seed)
     b = _observe(new, args, seed, refused_is_outcome=True)
     shown = {p: repr(v) for p, v in zip(params, args)}
-    where = ", ".join(f"{k}={v}" for k, v in shown.items())
+    where = assignment(shown)
     return Equivalence(old.__qualname__, new.__qualname__, "refuted", "differential",
                        f"they differ for {where}: {_describe(a, b)}", shown, examples=ran)
 

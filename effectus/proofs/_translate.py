@@ -1232,15 +1232,20 @@ def _source(fn: Callable[..., object]) -> _Source:
     if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
         raise RuntimeOnly(f"predicate {fn.__qualname__} with *args or **kwargs",
                           "name each parameter", file=file, line=line)
+    params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    body = node.body if isinstance(node, ast.Lambda) else _returned(node, file)
+    return _Source(params, body, _Env(file, fn.__globals__, closure_of(fn), {}))
+
+
+def closure_of(fn: types.FunctionType) -> dict[str, object]:
+    """The values of ``fn``'s closure variables, by name (a name not bound yet is left out)."""
     closure: dict[str, object] = {}
-    for var, cell in zip(code.co_freevars, fn.__closure__ or ()):
+    for var, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
         try:
             closure[var] = cell.cell_contents
         except ValueError:  # an empty cell: the name is not bound yet
             pass
-    params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    body = node.body if isinstance(node, ast.Lambda) else _returned(node, file)
-    return _Source(params, body, _Env(file, fn.__globals__, closure, {}))
+    return closure
 
 
 def _returned(node: ast.FunctionDef | ast.AsyncFunctionDef, file: str) -> ast.expr:
