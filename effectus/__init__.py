@@ -99,7 +99,7 @@ from effectus.effects import (
     supervise,
     testing,
 )
-from effectus.specs import SpecError, tool
+from effectus.specs import PropertyFailure, Shape, SpecError, Unsatisfiable, metamorphic, tool
 from effectus.types import Endpoint, Linear, Open
 
 __version__ = "0.1.0"
@@ -141,6 +141,7 @@ __all__ = [
     "PlacementError",
     "PostconditionError",
     "PreconditionError",
+    "PropertyFailure",
     "ProtocolError",
     "Put",
     "RandomBytes",
@@ -157,6 +158,7 @@ __all__ = [
     "Restart",
     "Scheduler",
     "Seeded",
+    "Shape",
     "Shuffle",
     "Sleep",
     "Spawn",
@@ -170,6 +172,7 @@ __all__ = [
     "Trap",
     "UndeclaredEffect",
     "UnhandledEffect",
+    "Unsatisfiable",
     "VerifyReport",
     "Wait",
     "WriteBytes",
@@ -185,6 +188,7 @@ __all__ = [
     "handle",
     "handles",
     "identity",
+    "metamorphic",
     "outcomes",
     "parallel",
     "pipe",
@@ -198,6 +202,7 @@ __all__ = [
     "run",
     "run_async",
     "run_result",
+    "strategy_for",
     "supervise",
     "testing",
     "tool",
@@ -207,6 +212,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from effectus.proofs import check, equivalent
+    from effectus.specs import strategy_for
 
 def __getattr__(name: str) -> object:
     # `fx.check` and `fx.equivalent` live in effectus.proofs, which imports z3: loaded on first use only.
@@ -218,4 +224,8 @@ def __getattr__(name: str) -> object:
         from effectus.proofs import equivalent
 
         return equivalent
+    if name == "strategy_for":  # imports Hypothesis
+        from effectus.specs import strategy_for
+
+        return strategy_for
     raise AttributeError(f"module 'effectus' has no attribute {name!r}")

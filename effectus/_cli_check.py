@@ -21,6 +21,11 @@ def load_module(target: str) -> ModuleType:
     if target.endswith(".py") or path.is_file():
         if not path.is_file():
             raise ImportError(f"no such file: {target}")
+        dotted = _dotted(path)
+        if dotted is not None:
+            # A module of a package under the current folder is imported by its dotted name,
+            # so traces recorded from it name a program `effectus replay` can import again.
+            return load_module(dotted)
         name = path.stem
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
@@ -36,6 +41,22 @@ def load_module(target: str) -> ModuleType:
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: the current folder's modules
     return importlib.import_module(target)
+
+
+def _dotted(path: Path) -> str | None:
+    """``examples.orders`` for ``examples/orders.py`` when every folder between the current
+    folder and the file is a package; None otherwise."""
+    here = Path.cwd().resolve()
+    try:
+        parts = path.resolve().with_suffix("").relative_to(here).parts
+    except ValueError:
+        return None
+    folder = here
+    for part in parts[:-1]:
+        folder = folder / part
+        if not (folder / "__init__.py").is_file():
+            return None
+    return ".".join(parts) if len(parts) > 1 and all(p.isidentifier() for p in parts) else None
 
 
 def check(target: str, *, as_json: bool = False, cache: bool = True) -> int:

@@ -61,6 +61,15 @@ def _check(args: argparse.Namespace) -> int:
     return _cli_check.check(args.module, as_json=args.json, cache=not args.no_cache)
 
 
+def _test(args: argparse.Namespace) -> int:
+    from effectus import _cli_properties
+
+    return _cli_properties.run(
+        args.module, examples=args.examples, seed=None if args.random else args.seed,
+        failures=args.failures, write=args.write,
+    )
+
+
 def _count(text: str) -> int:
     """A whole number >= 0, for options such as ``--limit``."""
     try:
@@ -113,6 +122,23 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
     check.add_argument("--no-cache", action="store_true", help="do not read or write the proof cache")
     check.set_defaults(func=_check)
+
+    test = commands.add_parser(
+        "test",
+        help="run the generated property tests of every spec'd tool in a module",
+        description="Import MODULE (a dotted name, or a path to a .py file) and run the property "
+        "tests generated from the specs of its tools: arguments that meet each tool's "
+        "preconditions, effect answers drawn from their result types, postconditions, declared "
+        "effects, linearity, metamorphic relations and protocols checked. Each failure is shrunk "
+        "and its run saved as a trace that `effectus replay` reproduces. Exits 1 on any failure.",
+    )
+    test.add_argument("module", metavar="MODULE", help="a module name (pkg.tools) or a file (tools.py)")
+    test.add_argument("--examples", type=_count, default=100, help="examples per property (default 100)")
+    test.add_argument("--seed", type=_count, default=0, help="Hypothesis' seed (default 0: the same examples every run)")
+    test.add_argument("--random", action="store_true", help="let Hypothesis choose the examples (and use its database)")
+    test.add_argument("--failures", default="effectus-failures", metavar="DIR", help="where failing runs' traces go (default effectus-failures/)")
+    test.add_argument("--write", metavar="FILE", help="do not run: write the tests as an explicit pytest file instead")
+    test.set_defaults(func=_test)
 
     trace = commands.add_parser(
         "trace",

@@ -115,7 +115,7 @@ class Stack:
 
     __slots__ = (
         "table", "installed", "tape", "wrap", "scheduler", "traps_inline", "guards", "restricted",
-        "__weakref__",
+        "unguarded", "__weakref__",
     )
 
     def __init__(
@@ -140,6 +140,8 @@ class Stack:
         # each; an effect must be a subclass of a declared type of every one (see `restrict`).
         self.guards: tuple[tuple[str, tuple[type, ...]], ...] = ()
         self.restricted: dict[tuple[str, frozenset[type]], Stack] | None = None
+        #: a guarded stack: the table before guarding (see `restrict`)
+        self.unguarded: dict[type, Entry] | None = None
         table[Suspend] = _raise_suspend
         table[Call] = self._enter_call
         table[Handle] = self._enter_handle
@@ -201,6 +203,9 @@ class Stack:
             table = {k: v for k, v in self.table.items() if not is_effect_type(k) or _passes(k, guards)}
             stack = Stack(table, self.installed, self.tape, self.wrap, self.scheduler)
             stack.guards = guards
+            # Catch-all entries (`@handles(Effect)`, a replayer's) are filtered out of the
+            # table but still answer the allowed subclasses that `resolve` finds.
+            stack.unguarded = self.unguarded if self.unguarded is not None else self.table
             stack.traps_inline = False  # channel operations must meet the guard too
             cache[key] = stack
         return stack
@@ -227,7 +232,7 @@ class Stack:
                 handled = type(handler)._effectus_methods  # pyright: ignore[reportPrivateUsage]
                 for base in cls.__mro__[1:]:
                     if base in handled:
-                        entry = self.table[base]
+                        entry = self.table[base] if base in self.table or self.unguarded is None else self.unguarded[base]
                         self.table[cls] = entry
                         return entry
             if issubclass(cls, Trap):

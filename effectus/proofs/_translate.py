@@ -90,6 +90,7 @@ from effectus.core._errors import EffectusError
 from effectus.core._site import relative
 from effectus.proofs._isolated import solve
 from effectus.specs._source import body_after_docstring, find_node, returned_expr
+from effectus.specs._spec import Shape, ShapeCheck, SpecError
 
 __all__ = ["RuntimeOnly", "Sym", "refinement", "symbol", "translate"]
 
@@ -455,7 +456,10 @@ def refinement(sym: Sym, constraint: object) -> z3.BoolRef:
 
     ``Gt``, ``Ge``, ``Lt``, ``Le``, ``MultipleOf`` (Python's ``value % m == 0``), ``MinLen``,
     ``MaxLen``, ``Len``, ``Interval`` (and any grouped metadata, expanded), ``Predicate(fn)``
-    (``fn`` translated with its parameter bound to ``sym``) and ``Not(fn)``.
+    (``fn`` translated with its parameter bound to ``sym``), ``Not(fn)``, and effectus'
+    ``Shape`` on an array: its ``ndim`` and dims, a name standing for the dim where it first
+    stands alone (``Shape("n n")`` is square).  Alone, a value's names are its own; a tool's
+    Shapes share names across its signature through the tool's spec (see ``ShapeCheck``).
 
     Raises:
         RuntimeOnly: any other constraint, a bound that is not a number, a constraint that
@@ -486,6 +490,15 @@ def refinement(sym: Sym, constraint: object) -> z3.BoolRef:
         return _and(ok, length <= constraint.max_length)
     if isinstance(constraint, at.GroupedMetadata):
         return _and(*(refinement(sym, c) for c in constraint))
+    if isinstance(constraint, Shape):
+        if sym.kind != "array":
+            raise RuntimeOnly(f"constraint {constraint!r}", f"a Shape applies to a class with a .shape, not to {sym.type}")
+        try:  # alone, each name is a symbol of this value's own: Shape("n n") is square
+            shapes = ShapeCheck(sym.type, [("value", constraint)], ())
+        except SpecError:  # a name only inside an expression (k in "3 k+1")
+            raise RuntimeOnly(f"constraint {constraint!r}",
+                              "a name that stands alone in none of its dims has no value") from None
+        return translate(shapes.expr, {"value": sym})
     if isinstance(constraint, (at.Predicate, at.Not)):
         body, inner = tr.bind(constraint.func, [sym], {}, node, env)
         with tr.entered(constraint.func, node, env):
@@ -493,8 +506,8 @@ def refinement(sym: Sym, constraint: object) -> z3.BoolRef:
                 else tr.truth(body, inner)[1]
     raise RuntimeOnly(
         f"constraint {constraint!r}",
-        "only Gt, Ge, Lt, Le, MultipleOf, MinLen, MaxLen, Len, Interval, Predicate and Not "
-        "translate",
+        "only Gt, Ge, Lt, Le, MultipleOf, MinLen, MaxLen, Len, Interval, Predicate, Not and "
+        "Shape translate",
     )
 
 
@@ -1279,12 +1292,13 @@ def translate(
     """The z3 formula that holds exactly when ``predicate`` returns a truthy value.
 
     ``predicate`` is a lambda or a def (its source is read and parsed, never evaluated; a def
-    must be a single ``return expr``), or an expression as text or as an `ast` node.  The
-    parameters of a lambda or def are bound to the symbols of ``scope`` by name (a parameter
-    missing from ``scope`` takes its default if that is a number); the free names of an
-    expression are looked up in ``scope`` (an expression that is a lambda binds its parameters
-    from ``scope``).  Other names are the module's constants, closure variables and builtins;
-    calls go to ``predicates`` (by name) first, then to the module's functions, inlined.
+    must be a single ``return expr``), an expression as text or as an `ast` node, or a tool's
+    ``ShapeCheck`` (its expression).  The parameters of a lambda or def are bound to the
+    symbols of ``scope`` by name (a parameter missing from ``scope`` takes its default if that
+    is a number); the free names of an expression are looked up in ``scope`` (an expression
+    that is a lambda binds its parameters from ``scope``).  Other names are the module's
+    constants, closure variables and builtins; calls go to ``predicates`` (by name) first, then
+    to the module's functions, inlined.
 
     Raises:
         RuntimeOnly: the first construct outside the translatable subset (see the module's
@@ -1299,6 +1313,8 @@ def translate(
     And(len(xs) >= 1, xs[len(xs) - 1] > 0)
     """
     tr = _Translator(predicates)
+    if isinstance(predicate, ShapeCheck):  # a tool's Shape refinements: their expression
+        predicate = predicate.expr
     if isinstance(predicate, (str, ast.expr)):
         node = ast.parse(predicate.strip(), "<predicate>", mode="eval").body \
             if isinstance(predicate, str) else predicate

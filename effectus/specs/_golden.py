@@ -44,7 +44,7 @@ _PATH_HINT = (
 )
 
 
-def _resolve(program: str) -> Any:
+def resolve(program: str) -> Any:
     """The object named ``module:qualname``, importing the module."""
     module_name, colon, qualname = program.partition(":")
     if not colon or not module_name or not qualname:
@@ -135,7 +135,7 @@ def recorded_program(trace: Trace) -> Awaitable[Any]:
         ReplayDivergence: the program's parameters no longer take the recorded arguments.
     """
     program = trace.header.program
-    fn = _resolve(program)
+    fn = resolve(program)
     if not (isinstance(fn, Tool) or inspect.iscoroutinefunction(fn)):
         raise TraceError(
             f"the trace's program {program} is now {fn!r}, not an async def or tool.\n"

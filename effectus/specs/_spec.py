@@ -12,7 +12,8 @@ What a spec says:
 
 - **refinements**: parameters (and the result) annotated ``Annotated[T, *constraints]`` with the
   annotated-types constraints `Gt`, `Ge`, `Lt`, `Le`, `MultipleOf`, `MinLen`, `MaxLen`, `Len`,
-  `Interval` and `Predicate`, and `Length` (a length given by other parameters: a ``Vec[n]``);
+  `Interval` and `Predicate`, `Length` (a length given by other parameters: a ``Vec[n]``) and
+  `Shape` (an array's dims, in symbols shared across the signature: ``Shape("n m")``);
 - **types**: ``T`` itself is checked with beartype (``isinstance`` for plain classes);
 - ``requires``: predicates over the parameters, checked before the body starts;
 - ``ensures``: predicates over ``result`` and the parameters, checked when the body returns;
@@ -28,6 +29,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import reprlib
 import typing
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from effectus.core._site import caller_site, relative
 from effectus.core._tool import Call, Tool
 from effectus.specs._source import find_node, returned_expr
 
-__all__ = ["Length", "Predicate", "Spec", "SpecError", "SpecTool", "spec_of", "tool"]
+__all__ = ["Length", "Predicate", "Shape", "Spec", "SpecError", "SpecTool", "spec_of", "tool"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -75,11 +77,185 @@ class Length:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """Refinement: an array's dims, written in symbols shared across the tool's signature.
+
+    ``a: Annotated[np.ndarray, Shape("n m")]`` is a 2-d array (of any class with a ``.shape``)
+    of ``n`` rows and ``m`` columns.  Dims are separated by spaces; each is an int (``3``), a
+    name (``n``) or an expression of names and ints with ``+ - * //`` and no spaces (``n+1``,
+    ``2*k``); ``Shape("")`` is a 0-d array.  In a tool, a name that is one of its parameters means
+    that argument; any other name is a symbol that takes the same value in every `Shape` of the
+    tool, the result's included.  A symbol takes its value where it first stands alone as a dim
+    (parameters in signature order, then the result), so each must stand alone somewhere.
+
+    >>> Shape("batch n+1")
+    Shape(dims='batch n+1')
+    >>> Shape("n + 1")
+    Traceback (most recent call last):
+    ...
+    effectus.SpecError: Shape('n + 1'): '+' is not a dim (it does not parse).
+    Fix: write each dim as an int, a name or an expression of them with + - * // and no spaces inside it, e.g. Shape("batch n+1") (not "n + 1").
+    """
+
+    dims: str
+
+    def __post_init__(self) -> None:
+        _parse_dims(self)
+
+
+_DIM_NODES = (ast.Name, ast.Load, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.FloorDiv)
+
+
+def _parse_dims(shape: Shape) -> list[ast.expr]:
+    """The dims of ``shape``, parsed; `SpecError` for one that is not an int, name or expression."""
+    if not isinstance(shape.dims, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise SpecError(
+            f"Shape(dims={shape.dims!r}) (type={type(shape.dims).__qualname__}): the dims are one string.\n"
+            f'Fix: separate the dims with spaces, e.g. Shape("n m").'
+        )
+    out: list[ast.expr] = []
+    for dim in shape.dims.split():
+        try:
+            node = ast.parse(dim, mode="eval").body
+        except SyntaxError:
+            why = "it does not parse"
+        else:
+            if all(isinstance(n, _DIM_NODES) or (isinstance(n, ast.Constant) and type(n.value) is int) for n in ast.walk(node)):
+                out.append(node)
+                continue
+            why = "only non-negative ints, names and + - * // make a dim"
+        raise SpecError(
+            f"Shape({shape.dims!r}): {dim!r} is not a dim ({why}).\n"
+            f"Fix: write each dim as an int, a name or an expression of them with + - * // and no spaces "
+            f'inside it, e.g. Shape("batch n+1") (not "n + 1").'
+        )
+    return out
+
+
+class ShapeCheck:
+    """The `Shape` refinements of a tool, checked together: the ``fn`` of one refinement `Predicate`.
+
+    ``shapes`` are the values checked (the parameters', or the result's); ``given`` (the
+    parameters', when the result is checked) only give symbols their values.  `expr` is the whole
+    check as one Python expression over the values and the parameters named in dims, a symbol
+    replaced by the dim where it is bound: for ``a: Shape("n m"), b: Shape("m 3")`` it is
+    ``len(a.shape) == 2 and len(b.shape) == 2 and b.shape[0] == a.shape[1] and b.shape[1] == 3``.
+    The generated check inlines it, z3 translates it, and `explain` says which dim failed.
+    """
+
+    def __init__(
+        self, tool_name: str, shapes: Sequence[tuple[str, Shape]], params: Sequence[str],
+        given: Sequence[tuple[str, Shape]] = (),
+    ) -> None:
+        self.given, self.shapes = tuple(given), tuple(shapes)
+        parsed = {id(s): _parse_dims(s) for _, s in (*self.given, *self.shapes)}
+        if "len" in params:
+            raise SpecError(f"@fx.tool on {tool_name}: its parameter len hides the builtin its Shape check calls.\nFix: rename it.")
+        #: symbol -> (value, dim index) where it first stands alone
+        self.bindings: dict[str, tuple[str, int]] = {}
+        for value, s in (*self.given, *self.shapes):
+            for i, dim in enumerate(parsed[id(s)]):
+                if isinstance(dim, ast.Name) and dim.id not in params:
+                    self.bindings.setdefault(dim.id, (value, i))
+        ndims: dict[str, Shape] = {}
+        for value, s in self.shapes:
+            for name in {n.id for d in parsed[id(s)] for n in ast.walk(d) if isinstance(n, ast.Name)} - set(params):
+                if name not in self.bindings:
+                    where = "a parameter or the result" if value == "result" else "a parameter"
+                    raise SpecError(
+                        f"@fx.tool on {tool_name}: {value}: Shape({s.dims!r}) uses {name}, which no dim gives a value.\n"
+                        f'Fix: make {name} a parameter, or write it alone as a dim of {where} (Shape("{name} ...")).'
+                    )
+            first = ndims.setdefault(value, s)
+            if len(parsed[id(first)]) != len(parsed[id(s)]):
+                raise SpecError(
+                    f"@fx.tool on {tool_name}: the Shapes of {value} contradict each other: {first!r}, {s!r} "
+                    f"differ in their number of dims.\nFix: keep one Shape, or give both the same number of dims."
+                )
+        # (value, dim index, its text, the dim as written) for each dim not where a symbol is bound
+        self._dims: list[tuple[str, int, str, ast.expr]] = []
+        for value, s in self.shapes:
+            for i, (text, dim) in enumerate(zip(s.dims.split(), parsed[id(s)])):
+                if not (isinstance(dim, ast.Name) and self.bindings.get(dim.id) == (value, i)):
+                    self._dims.append((value, i, text, dim))
+        parts = [f"len({value}.shape) == {len(parsed[id(s)])}" for value, s in self.shapes]
+        parts += [f"{value}.shape[{i}] == {ast.unparse(self._bound(dim))}" for value, i, _, dim in self._dims]
+        self.expr = ast.parse(" and ".join(parts), mode="eval").body
+        values = list(dict.fromkeys(v for v, _ in (*self.given, *self.shapes)))
+        named = {n.id for _, _, _, d in self._dims for n in ast.walk(d) if isinstance(n, ast.Name)}
+        #: what the check reads (its arguments): the shaped values, then the parameters named in dims
+        self.names: tuple[str, ...] = (*values, *(p for p in params if p in named and p not in values))
+        self.source = ", ".join(f"{value}: Shape({s.dims!r})" for value, s in self.shapes)
+        #: the check as it is pasted into the generated function
+        self.inline = f"({' and '.join(parts)})"
+        self._fn: Callable[..., object] = eval(f"lambda {', '.join(self.names)}: {self.inline}", {})  # our own expression
+
+    def _bound(self, dim: ast.expr) -> ast.expr:
+        """``dim`` with each symbol replaced by the dim where it is bound."""
+        if isinstance(dim, ast.Name) and dim.id in self.bindings:
+            value, i = self.bindings[dim.id]
+            return ast.parse(f"{value}.shape[{i}]", mode="eval").body
+        if isinstance(dim, ast.BinOp):
+            return ast.BinOp(self._bound(dim.left), dim.op, self._bound(dim.right))
+        return dim
+
+    def __call__(self, *values: object) -> object:
+        """The check itself, on values in `names` order."""
+        return self._fn(*values)
+
+    def explain(self, *values: object) -> str | None:
+        """The first thing wrong with ``values`` (in `names` order), as a sentence naming the value,
+        the dim and the symbol (``b.shape[0] = 4 but m = 3 (from a.shape[1])``); None if nothing is."""
+        env = dict(zip(self.names, values))
+        shapes: dict[str, tuple[object, ...]] = {}
+        for value, s in (*self.given, *self.shapes):
+            got = getattr(env[value], "shape", None)
+            if not isinstance(got, Iterable):
+                has = "no .shape" if got is None else f"a .shape that is not a tuple: {reprlib.repr(got)}"
+                return f"{value} is {type(env[value]).__qualname__} {reprlib.repr(env[value])}, which has {has}"
+            shapes[value] = tuple(cast(Iterable[object], got))
+            want = len(s.dims.split())
+            if len(shapes[value]) != want:
+                return f"{value}.shape = {shapes[value]!r} has {len(shapes[value])} dims, but Shape({s.dims!r}) has {want}"
+        symbols = {name: shapes[value][i] for name, (value, i) in self.bindings.items()}
+
+        def origin(name: str) -> str:
+            if name in self.bindings:
+                value, i = self.bindings[name]
+                return f"{name} = {symbols[name]!r} (from {value}.shape[{i}])"
+            return f"{name} = {env[name]!r} (the argument)"
+
+        for value, i, text, dim in self._dims:
+            actual = shapes[value][i]
+            names = list(dict.fromkeys(n.id for n in ast.walk(dim) if isinstance(n, ast.Name)))
+            try:
+                expected = eval(compile(ast.Expression(dim), "<shape>", "eval"), {"__builtins__": {}}, {**env, **symbols})
+            except Exception as err:  # a dim such as n//k raises for k == 0: that is the failure
+                return f"{value}.shape[{i}]: {text} raised {type(err).__name__}: {err} with {', '.join(map(origin, names))}"
+            if _same(actual, expected):
+                continue
+            if isinstance(dim, ast.Constant):
+                return f"{value}.shape[{i}] = {actual!r}, not {text}"
+            if isinstance(dim, ast.Name):
+                return f"{value}.shape[{i}] = {actual!r} but {origin(dim.id)}"
+            return f"{value}.shape[{i}] = {actual!r} but {text} = {expected!r} with {', '.join(map(origin, names))}"
+        return None
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # an array compared with a dim: not the same
+        return False
+
+
+@dataclass(frozen=True)
 class Predicate:
     """One predicate of a spec, with what the checks and the proofs need to know about it."""
 
     kind: Kind
-    #: the callable (for refinements: None; `source` is then the expression)
+    #: the callable (for refinements: None, and `source` is the expression; for `Shape`
+    #: refinements: their `ShapeCheck`)
     fn: PredicateLike | None
     #: the parameter names it reads, in its own order (``result`` for the result)
     names: tuple[str, ...]
@@ -266,6 +442,7 @@ def build_spec(
     types: dict[str, object] = {}
     constraints: dict[str, tuple[object, ...]] = {}
     refinements: list[Predicate] = []
+    shaped: list[tuple[str, Shape]] = []
     where = _where_code(fn.__code__)
     for pname in [*params, "result"]:
         hint = hints.get("return" if pname == "result" else pname, object)
@@ -275,9 +452,17 @@ def build_spec(
             constraints[pname] = metadata
             _check_bounds(name, pname, metadata)
             for c in metadata:
+                if isinstance(c, Shape):  # the Shapes of all values are one check: they share symbols
+                    shaped.append((pname, c))
+                    continue
                 expr = _constraint_expr(pname, c, name, params)
                 names = _names_in(expr, [*params, "result"])
                 refinements.append(Predicate("refinement", None, names, expr, where, expr))
+    given = [(p, s) for p, s in shaped if p != "result"]
+    for checked, before in [(given, []), ([(p, s) for p, s in shaped if p == "result"], given)]:
+        if checked:
+            shapes = ShapeCheck(name, checked, params, given=before)
+            refinements.append(Predicate("refinement", shapes, shapes.names, shapes.source, where, shapes.inline))
     result_type = types.pop("result")
     declared: frozenset[type] | None = None
     if effects is not None:
@@ -315,7 +500,7 @@ def _split_annotated(hint: object) -> tuple[object, tuple[object, ...]]:
         for m in metadata:
             if isinstance(m, at.GroupedMetadata):
                 flat.extend(m)  # Interval, Len: their parts
-            elif isinstance(m, (at.BaseMetadata, Length)):
+            elif isinstance(m, (at.BaseMetadata, Length, Shape)):
                 flat.append(m)
         return base, tuple(flat)
     return hint, ()
@@ -598,7 +783,11 @@ def _fail(spec: Spec, pred: Predicate, values: dict[str, object], outcome: objec
     if numpy_bool and bool(outcome):
         return  # numpy's True
     what = {"requires": "precondition", "ensures": "postcondition", "invariant": "invariant", "refinement": "refinement"}[pred.kind]
-    if isinstance(outcome, Exception):
+    shapes = pred.fn if isinstance(pred.fn, ShapeCheck) else None
+    reason = shapes.explain(*values.values()) if shapes is not None else None
+    if reason is not None:
+        head = f"{what} of tool {spec.name} failed: {reason}\n  predicate: {pred.source}"
+    elif isinstance(outcome, Exception):
         head = f"{what} of tool {spec.name} raised {type(outcome).__name__}: {outcome}\n  predicate: {pred.source}"
     elif outcome is False or numpy_bool:
         head = f"{what} of tool {spec.name} failed: {pred.source}"
@@ -607,7 +796,10 @@ def _fail(spec: Spec, pred: Predicate, values: dict[str, object], outcome: objec
             f"{what} of tool {spec.name} answered {outcome!r} (type={type(outcome).__qualname__}), "
             f"not a bool: {pred.source}"
         )
-    lines = [head, *(f"  {name} = {value!r}" for name, value in values.items())]
+    lines = [head]
+    for name, value in values.items():
+        shown = shapes is not None and hasattr(value, "shape")
+        lines.append(f"  {name}.shape = {getattr(value, 'shape')!r}" if shown else f"  {name} = {value!r}")
     lines.append(f"  {_where(spec, post)}")
     lines.append(f"  predicate at {pred.where}")
     lines.append(

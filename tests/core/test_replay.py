@@ -364,3 +364,26 @@ def test_resume_after_sigkill_redoes_only_the_in_flight_effect(tmp_path: Path) -
     full = read_trace(path)
     assert [r.seq for r in full.records] == list(range(12)) and full.footer is not None
     assert fx.replay(job.job(6), path) == 6
+
+
+def test_a_tool_with_declared_effects_replays_its_user_effects(tmp_path: Path) -> None:
+    """Regression: inside a tool with effects=[...], the replayer's catch-all entry answers the
+    declared user effects (it was filtered out with the undeclared ones: a KeyError)."""
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Ask(fx.Effect[int]):
+        pass
+
+    class Answers(fx.Handler):
+        @fx.handles(Ask)
+        def ask(self, e: Ask) -> int:
+            return 41
+
+    @fx.tool(effects=[Ask])
+    async def asks() -> int:
+        return await Ask() + 1
+
+    path = tmp_path / "run.jsonl"
+    assert fx.record(fx.testing().with_handlers(Answers()), path).run(asks()) == 42
+    assert fx.replay(asks(), path) == 42
