@@ -8,7 +8,10 @@ time) and exhaustive exploration of its choices by re-execution. Part 5 does the
 concurrent tasks talking over session-typed channels: one global protocol projected onto each
 role, a race found by `fx.explore`, and its trace replayed to the same failure. Part 6 runs
 `fx.check` over `orders`, as ``effectus check examples/orders.py`` does: the spec of each
-pricing tool, the composite `rates`, and the bodies, proved for every input.
+pricing tool, the composite `rates`, and the bodies, proved for every input. Part 7 runs the
+property tests generated from the specs of `orders` and `packing`, as ``effectus test`` does:
+arguments drawn to meet each precondition, environment answers drawn from effect types; the
+seeded bug in `packing.fill_boxes` is found, shrunk, saved as a trace and replayed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from returns.pipeline import is_successful
 import effectus as fx
 from effectus.effects import MemoryFiles, MemoryLog, MemoryState, PolicyChoice, StdlibLog
 from effectus.examples import orders as orders_module
+from effectus.examples import packing
 from effectus.examples.orders import (
     SAMPLE_INBOX,
     Order,
@@ -119,7 +123,10 @@ def main(out: Callable[[str], None] = print) -> int:
     status = _service(out)
 
     _section(out, "6. specs proved with z3: fx.check over examples/orders.py")
-    return max(status, _proofs(out))
+    status = max(status, _proofs(out))
+
+    _section(out, "7. tests generated from specs: effectus test over orders and packing")
+    return max(status, _generated(out))
 
 
 def _quotes(quotes: list[Quote]) -> str:
@@ -195,3 +202,35 @@ def _proofs(out: Callable[[str], None]) -> int:
     out(f"{len(report.rows)} checks of {tools} tools and {composites} composite{'s' * (composites != 1)} "
         f"in {elapsed:.2f} s: " + ("nothing refuted" if report.ok else "refuted rows above"))
     return 0 if report.ok else 1
+
+
+def _generated(out: Callable[[str], None]) -> int:
+    """Part 7: the generated property tests of the pricing and packing tools."""
+    from hypothesis import find
+
+    from effectus.specs import recorded_program, run_properties, strategy_for
+
+    sample = find(strategy_for(packing.split), lambda args: args[0] >= 10 and args[1] >= 3)
+    out("strategy_for(split) draws (grams, boxes) with 0 < boxes <= grams by construction: "
+        f"the smallest with grams >= 10 and boxes >= 3 is {sample}")
+    with tempfile.TemporaryDirectory(prefix="effectus-failures-") as folder:
+        started = time.perf_counter()
+        report = run_properties([orders_module, packing], examples=60, failures=folder)
+        elapsed = time.perf_counter() - started
+        out(report.render().replace(folder, "effectus-failures"))
+        out(f"({sum(r.examples for r in report)} generated runs in {elapsed:.1f} s)")
+        failed = [r for r in report if r.outcome == "failed"]
+        wanted = [(r.tool.rpartition(":")[2], r.name) for r in failed] == [("fill_boxes", "contract")]
+        if not wanted or failed[0].trace is None or any(r.outcome == "error" for r in report):
+            out("expected exactly the seeded bug in fill_boxes to fail")
+            return 1
+        trace = fx.read_trace(failed[0].trace)
+        out(f"replaying the saved trace ({trace.header.program}, args {trace.header.args}):")
+        try:
+            fx.replay(recorded_program(trace), trace)
+        except fx.PostconditionError as err:
+            out(f"  the same failure: PostconditionError: {str(err).splitlines()[1].strip()}")
+        else:
+            out("  the replay unexpectedly passed")
+            return 1
+    return 0

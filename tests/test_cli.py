@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,9 @@ def _effectus(*args: str, proof_cache: Path | None = None) -> subprocess.Complet
 
 
 @pytest.mark.slow
-def test_demo_runs_all_six_parts(tmp_path: Path) -> None:
+def test_demo_runs_all_seven_parts(tmp_path: Path) -> None:
     """`python -m effectus demo` exits 0 and prints production, testing and exploration results,
-    then the proofs of the pricing specs.
+    then the proofs of the pricing specs, then the generated tests that find the seeded bug.
 
     Part 5's trace path, timings and oversold seeds vary with the machine and the scheduler,
     so only its stable lines are checked.
@@ -48,7 +49,7 @@ def test_demo_runs_all_six_parts(tmp_path: Path) -> None:
     assert "replayed with no handlers: Oversold: 'lamp' does not balance" in part5
     assert "holding with one fx.Modify instead: explored 200 schedules" in part5
     assert part5.rstrip().endswith("no failure within the budget")
-    part6 = out[out.index("== 6. specs proved with z3: fx.check over examples/orders.py") :]
+    part6 = out[out.index("== 6. specs proved with z3: fx.check over examples/orders.py") : out.index("== 7.")]
     assert "  rates = pipe(billable, fan_out(postal, courier, freight))\n" in part6
     assert "rates(2450) = (525, 475, 2100)\n" in part6
     assert "postal(150) raises PreconditionError: precondition of tool postal failed: grams % 100 == 0\n" in part6
@@ -68,6 +69,13 @@ def test_demo_runs_all_six_parts(tmp_path: Path) -> None:
     checked = _effectus("check", str(orders), proof_cache=tmp_path / "proofs")
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.replace(" (cached)", "").splitlines() == lines[header : counts + 1]
+    part7 = out[out.index("== 7. tests generated from specs") :]
+    assert "the smallest with grams >= 10 and boxes >= 3 is (10, 3)\n" in part7
+    assert "FAILED effectus.examples.packing:fill_boxes contract\n" in part7
+    assert re.search(r"falsifying arguments \(shrunk\): grams=\d+, boxes=\d+\n", part7)
+    assert "weigh_and_split  effects" in part7 and "relation:order does not matter" in part7
+    assert "20 of 21 properties hold; 1 did not\n" in part7
+    assert re.search(r"the same failure: PostconditionError: result = \[[0-9, ]+\]$", part7.rstrip())
 
 
 @pytest.mark.slow
@@ -78,7 +86,7 @@ def test_demo_reads_its_verdicts_back_from_the_cache(tmp_path: Path) -> None:
     assert first.returncode == second.returncode == 0, second.stderr
 
     def verdicts(out: str) -> list[str]:
-        part6 = out[out.index("== 6.") :]
+        part6 = out[out.index("== 6.") : out.index("== 7.")]
         return [line for line in part6.splitlines() if line.startswith(("billable ", "rates ", "offers "))]
 
     assert verdicts(first.stdout) and not any(line.endswith("(cached)") for line in verdicts(first.stdout))

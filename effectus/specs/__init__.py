@@ -19,7 +19,7 @@ first used; ``import effectus`` does not.
 
 from typing import TYPE_CHECKING
 
-from effectus.specs._golden import check_golden, golden_traces
+from effectus.specs._golden import check_golden, golden_traces, recorded_program
 from effectus.specs._properties import (
     Property,
     PropertyFailure,
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Length", "Predicate", "Property", "PropertyFailure", "PropertyReport", "PropertyResult",
     "Relation", "Shape", "Spec", "SpecError", "SpecTool", "Unsatisfiable", "check_golden", "environment", "ghostwrite",
-    "golden_traces", "metamorphic", "properties_of", "protocol_machine", "relations_of",
+    "golden_traces", "metamorphic", "properties_of", "protocol_machine", "recorded_program", "relations_of",
     "run_properties", "spec_of", "strategy_for", "strategy_for_type", "tool",
 ]
 

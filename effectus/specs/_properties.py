@@ -140,9 +140,17 @@ def relations_of(tool: Tool[..., Any]) -> tuple[Relation, ...]:
 # --- the programs a test runs (module-level, so a trace of one replays) ------------------------
 
 
+#: The tools under test, by ``module:qualname``: found without an import (a tool defined in a
+#: script or a function runs too; replaying its trace later needs an importable module).
+_LIVE: dict[str, Tool[..., Any]] = {}
+
+
 def _resolve(name: str) -> Tool[..., Any]:
     from effectus.specs._golden import resolve
 
+    live = _LIVE.get(name)
+    if live is not None:
+        return live
     found: object = resolve(name)
     if not isinstance(found, Tool):
         raise SpecError(f"{name} is not a tool")
@@ -216,14 +224,10 @@ def _environment(tool: Tool[..., Any], handlers: Sequence[Handler]) -> dict[type
     handled = set(stack_of(testing().with_handlers(*handlers)).table)
     out: dict[type, Any] = {}
     for kind in sorted(declared, key=lambda k: k.__qualname__):
-        if kind in handled or not is_effect_type(kind) or _is_standard(kind):
+        if kind in handled or not is_effect_type(kind):
             continue
         out[kind] = strategy_for_type(_effect_result(kind), where=f"the answer of effect {kind.__qualname__}")
     return out
-
-
-def _is_standard(kind: type) -> bool:
-    return kind.__module__.startswith("effectus.")
 
 
 # --- properties ------------------------------------------------------------------------------------
@@ -309,7 +313,7 @@ def _owns(prop: str, err: BaseException) -> bool:
     if prop == "linearity":
         return isinstance(err, LinearityError)
     if prop.startswith("relation:"):
-        return not isinstance(err, (UndeclaredEffect, LinearityError))
+        return isinstance(err, PropertyFailure)  # the tool's own failures are the others' to report
     return not isinstance(err, (UndeclaredEffect, LinearityError))
 
 
@@ -351,6 +355,7 @@ def _run(prop: Property, *, examples: int, seed: int | None, failures: Path, han
     from effectus.specs._strategies import strategy_for
 
     tool = prop.tool
+    _LIVE[prop.target] = tool
     try:
         arguments = strategy_for(tool)
         answers = _environment(tool, handlers)
