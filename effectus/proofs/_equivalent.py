@@ -32,7 +32,6 @@ from effectus.proofs._body import PathEnd, Value, assignment, paths_of, precondi
 from effectus.proofs._isolated import solve
 from effectus.proofs._solve import RLIMIT, show
 from effectus.proofs._translate import RuntimeOnly, Sym
-from effectus.specs import spec_of
 from effectus.specs._source import find_node
 
 _z: Any = z3
@@ -154,28 +153,16 @@ def _values_differ(a: Value | None, b: Value | None) -> z3.BoolRef | None:
 
 def _differential(old: Tool[..., Any], new: Tool[..., Any], *, examples: int, seed: int) -> Equivalence:
     from hypothesis import HealthCheck, find, settings
-    from hypothesis import strategies as st
     from hypothesis.errors import NoSuchExample, ResolutionFailed
 
+    from effectus.specs._spec import SpecError
+    from effectus.specs._strategies import strategy_for
+
     params = list(inspect.signature(old.__wrapped__).parameters)
-    spec = spec_of(old)
     try:
-        hints = dict(spec.types) if spec is not None else typing.get_type_hints(old.__wrapped__)
-    except Exception as err:  # noqa: BLE001 - annotations that do not resolve
-        raise TypeError(f"fx.equivalent(): cannot read {old.__qualname__}'s annotations: {err}") from err
-    strategies: list[Any] = []
-    for p in params:
-        try:
-            strategy: Any = typing.cast(Any, st.from_type)(hints.get(p, object))
-            strategy.validate()
-        except Exception as err:  # noqa: BLE001 - Hypothesis has no strategy for the type
-            raise TypeError(
-                f"fx.equivalent(): cannot generate arguments for parameter {p} of "
-                f"{old.__qualname__} ({hints.get(p)!r}): {err}.\n"
-                f"Fix: annotate it with a type Hypothesis can build, or register one with "
-                f"hypothesis.strategies.register_type_strategy."
-            ) from err
-        strategies.append(strategy)
+        arguments = strategy_for(old)  # the old tool's domain, by construction
+    except SpecError as err:
+        raise TypeError(f"fx.equivalent(): cannot generate arguments for {old.__qualname__}: {err}") from err
     ran = 0
 
     def disagree(args: tuple[Any, ...]) -> bool:
@@ -189,7 +176,7 @@ def _differential(old: Tool[..., Any], new: Tool[..., Any], *, examples: int, se
     budget = settings(max_examples=examples, database=None, derandomize=True, deadline=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     try:
-        args = find(st.tuples(*strategies), disagree, settings=budget)
+        args = find(arguments, disagree, settings=budget)
     except ResolutionFailed as err:  # a type found only when drawing (an unannotated __init__)
         raise TypeError(
             f"fx.equivalent(): cannot generate arguments for {old.__qualname__}: {err}.\n"
