@@ -6,6 +6,9 @@ drawn to meet the preconditions (``0 < boxes <= grams`` is a dependent draw, not
 scale's readings are drawn from its declared result type, and the postconditions, the declared
 effects, linearity and the metamorphic relations are checked on every run.
 
+`packing_desk` serves one side of a session-typed channel (`DESK`): its generated test is a
+Hypothesis state machine that plays the warehouse through every conversation `DESK` allows.
+
 `fill_boxes` carries a **seeded bug**: it puts the whole remainder in the last box, so boxes can
 differ by more than a gram.  The generated tests find it, shrink it to ``grams=5, boxes=3``, and
 save the run as a trace that ``effectus replay`` reproduces (part 7 of ``effectus demo``).
@@ -24,6 +27,7 @@ from annotated_types import Ge, Gt, Le
 
 import effectus as fx
 from effectus.specs import metamorphic
+from effectus.types import END, Endpoint, Session, offer, rec, recv, send
 
 Grams = Annotated[int, Gt(0)]
 #: A parcel goes in at most 100 boxes.
@@ -74,3 +78,26 @@ async def weigh_and_split(boxes: Boxes) -> list[int]:
     if grams < boxes:
         return [1] * grams + [0] * (boxes - grams)
     return await split(grams, boxes)
+
+
+#: The desk's side of its channel: the warehouse asks for boxes for a parcel, again and again,
+#: until it says it is done.
+DESK = rec("desk", lambda desk: offer(pack=recv(int, send(int, desk)), done=END))
+
+#: The heaviest a box may be, in grams.
+BOX_LIMIT = 20_000
+
+
+@fx.tool
+async def packing_desk(ep: Annotated[Endpoint[Session], DESK]) -> int:
+    """Serve the warehouse: for each parcel's grams, answer how many boxes it needs (at least
+    one); answer how many parcels were served when the warehouse is done."""
+    served = 0
+    while True:
+        label, ep = await ep.offer()
+        if label == "done":
+            await ep.close()
+            return served
+        grams, ep = await ep.recv()
+        ep = await ep.send(max(1, -(-int(grams) // BOX_LIMIT)))  # type: ignore[call-overload]
+        served += 1

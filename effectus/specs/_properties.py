@@ -332,6 +332,15 @@ class _Unhandled(Exception):
         self.error = error
 
 
+def phases() -> list[Any]:
+    """Hypothesis' phases but ``explain``: it traces every line while shrinking (the
+    interpreter's included), which makes shrinking a generated run several times slower; the
+    failure report says what failed already."""
+    from hypothesis import Phase
+
+    return [p for p in Phase if p is not Phase.explain]
+
+
 def hypothesis_settings(examples: int, seed: int | None) -> Any:
     """The settings a property test runs with: ``examples`` examples, no deadline (runs are
     recorded: timing is noise), one bug reported, and no example database when seeded."""
@@ -342,7 +351,7 @@ def hypothesis_settings(examples: int, seed: int | None) -> Any:
         max_examples=examples, deadline=None, report_multiple_bugs=False,
         database=None if seed is not None or current is None else current.database,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        print_blob=False,
+        print_blob=False, phases=phases(),
     )
 
 

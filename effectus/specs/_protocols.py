@@ -33,7 +33,7 @@ from effectus.core import (
     Cancel, Cancelled, Join, PreconditionError, ProtocolError, Spawn, TaskError, UnhandledEffect, Wait, record,
 )
 from effectus.core._tool import Tool
-from effectus.specs._properties import FAILURES, Property, PropertyFailure, PropertyResult, hypothesis_settings
+from effectus.specs._properties import FAILURES, Property, PropertyFailure, PropertyResult, hypothesis_settings, phases
 from effectus.specs._properties import _save  # pyright: ignore[reportPrivateUsage]  # the sibling's trace saving
 from effectus.specs._spec import SpecError
 from effectus.types._session import End, Offer, Rec, Recv, Select, Send, Session, Step, Var, dual, unfold
@@ -48,15 +48,6 @@ __all__ = ["converse", "protocol_machine", "protocol_params", "run_protocol"]
 STEPS = 20
 
 _SESSIONS = (Send, Recv, Select, Offer, Rec, Var, End)
-
-
-def _phases() -> list[Any]:
-    """Hypothesis' phases but ``explain``: it traces every line while shrinking (the run
-    loop's included), which makes shrinking a conversation ten times slower; the machine's
-    steps explain a failure already."""
-    from hypothesis import Phase
-
-    return [p for p in Phase if p is not Phase.explain]
 
 
 def _hints(tool: Tool[..., Any]) -> dict[str, Any]:
@@ -529,7 +520,7 @@ def _machine(tool: Tool[..., Any], target: str, endpoint: str, failures: Path) -
 
     ProtocolMachine.__name__ = ProtocolMachine.__qualname__ = f"{tool.__qualname__.replace('.', '_')}_protocol"
     cast(Any, ProtocolMachine).TestCase.settings = settings(  # Hypothesis' TestCase is untyped
-        deadline=None, stateful_step_count=STEPS, suppress_health_check=[HealthCheck.too_slow], phases=_phases(),
+        deadline=None, stateful_step_count=STEPS, suppress_health_check=[HealthCheck.too_slow], phases=phases(),
     )
     return ProtocolMachine
 
@@ -552,7 +543,7 @@ def run_protocol(prop: Property, *, examples: int, seed: int | None, failures: P
         return PropertyResult(prop.target, prop.name, "error", 0, str(err))
     if seed is not None:
         machine = seeded(seed)(machine)
-    config = settings or Settings(hypothesis_settings(examples, seed), stateful_step_count=STEPS, phases=_phases())
+    config = settings or Settings(hypothesis_settings(examples, seed), stateful_step_count=STEPS, phases=phases())
     try:
         run_state_machine_as_test(machine, settings=config)
     except Exception as err:  # noqa: BLE001 - the verdict: a failure, or why the test could not run

@@ -24,11 +24,11 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 @pytest.mark.slow
 def test_the_plugin_collects_one_item_per_tool_and_property_and_finds_the_seeded_bug(project: pytest.Pytester) -> None:
-    """effectus_modules = examples.packing: 11 items; fill_boxes' contract fails with the shrunk
-    arguments and a trace path; the other 10 pass.  --effectus-ci makes the run derandomized."""
+    """effectus_modules = examples.packing: 12 items; fill_boxes' contract fails with the shrunk
+    arguments and a trace path; the other 11 pass.  --effectus-ci makes the run derandomized."""
     project.makeini("[pytest]\neffectus_modules = examples.packing\neffectus_examples = 40\n")
     result = project.runpytest_subprocess("--effectus-ci", "-q")
-    result.assert_outcomes(passed=10, failed=1)
+    result.assert_outcomes(passed=11, failed=1)
     result.stdout.fnmatch_lines([
         "*examples.packing::fill_boxes::contract*",
         "*falsifying arguments (shrunk): grams=*, boxes=*",

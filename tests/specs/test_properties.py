@@ -175,7 +175,7 @@ def test_effectus_test_finds_the_seeded_bug_and_prints_a_replayable_trace(tmp_pa
     done = _cli("test", "examples/packing.py", "--examples", "60", "--failures", str(tmp_path))
     assert done.returncode == 1, done.stderr
     assert "FAILED examples.packing:fill_boxes contract" in done.stdout
-    assert "10 of 11 properties hold; 1 did not" in done.stdout
+    assert "11 of 12 properties hold; 1 did not" in done.stdout
     trace = tmp_path / "examples.packing.fill_boxes--contract.jsonl"
     assert f"reproduce: effectus replay {trace}" in done.stdout
     replayed = _cli("replay", str(trace))
@@ -195,19 +195,20 @@ def test_effectus_test_passes_on_correct_tools_and_refuses_bad_input(tmp_path: P
 
 @pytest.mark.slow
 def test_the_written_test_file_runs_and_finds_the_seeded_bug(tmp_path: Path) -> None:
-    """`effectus test MODULE --write FILE` writes a pytest file: one test per tool and relation;
-    pytest runs it and only fill_boxes' test fails."""
+    """`effectus test MODULE --write FILE` writes a pytest file: one test per tool and relation,
+    and the protocol tool's state machine; pytest runs it and only fill_boxes' test fails."""
     path = tmp_path / "test_packing_generated.py"
     done = _cli("test", "examples.packing", "--write", str(path))
     assert done.returncode == 0 and path.exists()
     source = path.read_text()
     assert source.count("\ndef test_") == 6
+    assert "TestPackingDeskProtocol = fx.specs.protocol_machine(target.packing_desk).TestCase" in source
     assert "assert len(result) == boxes and sum(result) == grams" in source
     ran = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:effectus", "--hypothesis-seed=0", str(path)],
         capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300,
     )
-    assert "1 failed, 5 passed" in ran.stdout, ran.stdout[-3000:]
+    assert "1 failed, 6 passed" in ran.stdout, ran.stdout[-3000:]
     assert "test_fill_boxes_contract" in ran.stdout
 
 
