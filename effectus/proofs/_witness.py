@@ -66,8 +66,9 @@ def witnesses(tool: Tool[..., Any], count: int) -> list[dict[str, Any]] | str:
             opt.add(t >= -BOX, t <= (MAX_LENGTH if sym.kind == "seq" and term is sym.length else BOX))
     first = opt.check()
     if first == _z.unsat:
+        # Only a refutation of the preconditions themselves (no box) proves there are none.
         check = _satisfiable_pre(spec.name, spec)
-        return check.detail if check.verdict == "refuted" else "z3 finds no arguments within the box of +-10**6"
+        return check.detail if check.verdict == "refuted" else []
     if first != _z.sat:
         return []
     found: list[dict[str, Any]] = []
@@ -82,16 +83,19 @@ def witnesses(tool: Tool[..., Any], count: int) -> list[dict[str, Any]] | str:
             found.append(values)
 
     take()
+    gave_up = False
     for term in terms:
         for goal in (opt.minimize, opt.maximize):
-            if len(found) >= count:
+            if len(found) >= count or gave_up:
                 break
             opt.push()
             goal(term)
-            if opt.check() == _z.sat:
+            answer = opt.check()
+            if answer == _z.sat:
                 take()
+            gave_up = answer == _z.unknown  # one exhausted rlimit: the others would be too
             opt.pop()
-    while len(found) < count and terms:
+    while len(found) < count and terms and not gave_up:
         model = opt.model() if opt.check() == _z.sat else None
         if model is None:
             break

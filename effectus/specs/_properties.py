@@ -368,7 +368,7 @@ def _run(prop: Property, *, examples: int, seed: int | None, failures: Path, han
     try:
         arguments = strategy_for(tool)
         answers = _environment(tool, handlers)
-    except SpecError as err:
+    except (SpecError, Unsatisfiable) as err:
         return PropertyResult(prop.target, prop.name, "error", 0, str(err))
     params = inspect.signature(tool.__wrapped__).parameters.values()
     count = 0

@@ -21,9 +21,12 @@ tuples (in signature order) in three layers:
    shrinks and replays it.  For such tools, pool values are also mixed in now and then, so the
    boundaries are tried.
 
-Nothing is rejected silently: a precondition no arguments satisfy raises `Unsatisfiable` with
-z3's proof, and a parameter whose type has no strategy raises `SpecError` naming it and saying how
-to register one.
+A precondition no arguments satisfy raises `Unsatisfiable` with z3's proof, and a parameter
+whose type has no strategy raises `SpecError` naming it and saying how to register one.  Where
+neither construction nor z3 reaches the precondition (a predicate z3 cannot translate, such as
+``math.gcd(a, b) == 7``, or one it gives up on), the candidate is rejected, and Hypothesis' own
+health check may then say that too much was filtered: write such a precondition's linear part
+out (bounds, ``len``), or give the parameter a strategy in its annotation.
 
 This module imports Hypothesis; ``import effectus`` does not import it.
 """
@@ -55,6 +58,9 @@ __all__ = ["call", "strategy_for", "strategy_for_type"]
 
 #: How long a sequence gets when nothing bounds its length from above: its lower bound plus this.
 MAX_EXTRA_LENGTH = 12
+#: The longest a generated sequence gets: its own minimum length plus this (a parameter its
+#: length is tied to, as by ``Length("n")``, is bounded with it).
+MAX_LENGTH = 64
 #: The range of a free array dimension (a name in a `Shape` no parameter or bound fixes).
 DIMENSION = (1, 6)
 #: Candidates tried by construction before a z3 witness is drawn instead.
@@ -152,6 +158,11 @@ def _registered(hint: object, where: str) -> st.SearchStrategy[Any]:
 
 
 def _unsupported(hint: object, where: str, why: str) -> SpecError:
+    if hint is object or hint is typing.Any or hint is inspect.Parameter.empty:
+        return SpecError(
+            f"cannot generate {where}: {why}.\n"
+            f"Fix: annotate it with the type of the values it takes (int, list[str], a dataclass, ...)."
+        )
     name = getattr(hint, "__qualname__", None) or repr(hint).replace("typing.", "")
     return SpecError(
         f"cannot generate {where} of type {name}: {why}.\n"
@@ -424,6 +435,8 @@ class _Plan:
     #: z3's witnesses, once asked
     pool: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     asked: bool = False
+    #: why no arguments exist, once z3 proved it
+    unsatisfiable: str | None = None
 
 
 def strategy_for(tool: Tool[..., Any]) -> st.SearchStrategy[tuple[Any, ...]]:
@@ -443,9 +456,12 @@ def strategy_for(tool: Tool[..., Any]) -> st.SearchStrategy[tuple[Any, ...]]:
 
     Raises:
         SpecError: a parameter's type has no strategy (named, with how to register one).
-        Unsatisfiable: (when drawing) no arguments satisfy the preconditions; says why.
+        Unsatisfiable: no arguments satisfy the preconditions (z3's proof says why); raised
+            here when the linear part contradicts itself, else when drawing finds it.
     """
     plan = _plan(tool)
+    if plan.contradictory:
+        _pool(plan)  # raises Unsatisfiable with z3's proof, here rather than at the first draw
     return _arguments(plan)
 
 
@@ -506,9 +522,12 @@ def _plan(tool: Tool[..., Any]) -> _Plan:
     complete = True
     for p in params:
         var = f"len({p.name})" if p.kind == "seq" else p.name
+        bounds = _Bounds.of(p.metadata)
         if p.kind == "seq":
             system += _inequalities({var: Fraction(-1)}, "<=", ints)  # len >= 0
-        bounds = _Bounds.of(p.metadata)
+            # A generated sequence stays short, and so does a number its length is tied to.
+            cap = max(bounds.min_len, 0) + MAX_LENGTH
+            system += _inequalities({var: Fraction(1), "": Fraction(-cap)}, "<=", ints)
         if p.kind in ("int", "float"):
             if bounds.lo is not None:
                 system += _inequalities({var: Fraction(1), "": -bounds.lo}, ">" if bounds.lo_strict else ">=", ints)
@@ -771,15 +790,19 @@ def _witness(draw: st.DrawFn, plan: _Plan) -> tuple[Any, ...]:
 def _pool(plan: _Plan) -> list[dict[str, Any]]:
     """z3's satisfying assignments for the tool's preconditions (parameter -> value), boundary
     values first; raises `Unsatisfiable` when z3 proves there are none."""
-    if plan.asked:
-        return plan.pool
-    from effectus.proofs._witness import witnesses
+    if not plan.asked:
+        from effectus.proofs._witness import witnesses
 
-    found = witnesses(plan.tool, POOL_SIZE)
-    if isinstance(found, str):
-        raise Unsatisfiable(
-            f"cannot generate arguments for {plan.name}: {found}\n"
-            f"Fix: correct the preconditions; a tool no arguments satisfy can never be called."
-        )
-    plan.pool, plan.asked = found, True
-    return found
+        found = witnesses(plan.tool, POOL_SIZE)
+        plan.asked = True
+        if isinstance(found, str):
+            plan.unsatisfiable = (
+                f"cannot generate arguments for {plan.name}: {found}\n"
+                f"Fix: correct the preconditions; a tool no arguments satisfy can never be called."
+            )
+        else:
+            plan.pool = found
+    if plan.unsatisfiable is not None:
+        # (Raised from one place: Hypothesis sees the same error on every draw.)
+        raise Unsatisfiable(plan.unsatisfiable)
+    return plan.pool

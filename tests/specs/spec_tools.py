@@ -134,3 +134,14 @@ class Unknown(fx.Effect[int]):
 async def asks_unknown(n: Annotated[int, Ge(0)]) -> int:
     """Performs an effect it does not declare and nothing handles."""
     return n + await Unknown()
+
+
+import numpy as np  # noqa: E402  (kept next to the tool that needs it)
+
+from effectus.specs import Shape  # noqa: E402
+
+
+@fx.tool(ensures=lambda result, a, b: result.shape == (a.shape[0], b.shape[1]))
+async def matmul(a: Annotated[np.ndarray, Shape("n m")], b: Annotated[np.ndarray, Shape("m k")], n: Annotated[int, Ge(1), Le(4)]) -> np.ndarray:
+    """Arrays whose shapes share symbols, one of them a parameter."""
+    return a @ b

@@ -117,15 +117,10 @@ def test_shrinking_still_works_through_dependent_draws() -> None:
 
 
 def test_unsatisfiable_preconditions_are_reported_with_the_contradiction() -> None:
-    """x > 5 and x < 3: drawing raises Unsatisfiable naming the predicates, not a health check."""
-
-    @settings(max_examples=5, database=None)
-    @given(strategy_for(t.never))
-    def check(args: tuple[int]) -> None:
-        pass
-
+    """x > 5 and x < 3: strategy_for raises Unsatisfiable naming the predicates (the linear
+    part contradicts itself, so before any draw), not a health check."""
     with pytest.raises(Unsatisfiable, match=r"never.*x > 5 and x < 3"):
-        check()
+        strategy_for(t.never)
 
 
 def test_an_unsupported_parameter_type_names_the_parameter_and_the_fix() -> None:
@@ -225,3 +220,20 @@ def test_health_checks_stay_on_for_the_constructed_strategies() -> None:
         assert list(args) == sorted(args) and args[-1] - args[0] <= 5
 
     check()
+
+
+def test_arrays_with_symbolic_shapes_get_consistent_shapes() -> None:
+    """Shape("n m") and Shape("m k") with n a parameter: a.shape[0] == n, a.shape[1] ==
+    b.shape[0] on every draw, and the dims vary across a run."""
+    shapes: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+
+    @STRICT
+    @given(strategy_for(t.matmul))
+    def check(args: tuple[Any, Any, int]) -> None:
+        a, b, n = args
+        assert a.shape[0] == n and a.shape[1] == b.shape[0] and a.ndim == b.ndim == 2
+        assert _accepts(t.matmul, args)
+        shapes.add((a.shape, b.shape))
+
+    check()
+    assert len({s[0][0] for s in shapes}) == 4 and len({s[0][1] for s in shapes}) >= 3
