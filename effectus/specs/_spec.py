@@ -491,19 +491,29 @@ def build_spec(
     )
 
 
-def _split_annotated(hint: object) -> tuple[object, tuple[object, ...]]:
+def annotated_parts(hint: object) -> tuple[object, tuple[object, ...]]:
+    """``Annotated[T, *metadata]`` as ``(T, metadata)``, grouped metadata (``Interval``,
+    ``Len``) expanded into its parts; ``(hint, ())`` for anything else."""
     import annotated_types as at  # (not at `import effectus`: the stdlib-only import test)
 
-    if typing.get_origin(hint) is typing.Annotated:
-        base, *metadata = typing.get_args(hint)
-        flat: list[object] = []
-        for m in metadata:
-            if isinstance(m, at.GroupedMetadata):
-                flat.extend(m)  # Interval, Len: their parts
-            elif isinstance(m, (at.BaseMetadata, Length, Shape)):
-                flat.append(m)
-        return base, tuple(flat)
-    return hint, ()
+    if typing.get_origin(hint) is not typing.Annotated:
+        return hint, ()
+    base, *metadata = typing.get_args(hint)
+    flat: list[object] = []
+    for m in metadata:
+        if isinstance(m, at.GroupedMetadata):
+            flat.extend(m)  # Interval, Len: their parts
+        else:
+            flat.append(m)
+    return base, tuple(flat)
+
+
+def _split_annotated(hint: object) -> tuple[object, tuple[object, ...]]:
+    """The base type and the metadata a spec checks (annotated-types, `Length`, `Shape`)."""
+    import annotated_types as at
+
+    base, metadata = annotated_parts(hint)
+    return base, tuple(m for m in metadata if isinstance(m, (at.BaseMetadata, Length, Shape)))
 
 
 # annotated-types constraint -> (its field, the check it means)

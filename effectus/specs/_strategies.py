@@ -52,7 +52,7 @@ from hypothesis.errors import InvalidArgument, ResolutionFailed
 from effectus.core import PreconditionError
 from effectus.core._tool import Tool
 from effectus.specs._properties import Unsatisfiable
-from effectus.specs._spec import Length, ShapeCheck, SpecError, spec_of
+from effectus.specs._spec import Length, ShapeCheck, SpecError, annotated_parts, spec_of
 
 __all__ = ["call", "strategy_for", "strategy_for_type"]
 
@@ -80,7 +80,7 @@ def strategy_for_type(hint: object, *, where: str = "a value") -> st.SearchStrat
     Raises:
         SpecError: ``hint`` has no strategy; the message names ``where`` and how to register one.
     """
-    base, metadata = _split(hint)
+    base, metadata = annotated_parts(hint)
     plain = base  # (kept un-narrowed for from_type)
     found: list[Any] = [m for m in metadata if isinstance(m, st.SearchStrategy)]
     given: list[st.SearchStrategy[Any]] = found
@@ -170,20 +170,6 @@ def _unsupported(hint: object, where: str, why: str) -> SpecError:
         f"hypothesis.strategies.register_type_strategy({name}, ...), or give the strategy in "
         f"the annotation: Annotated[{name}, st.builds(...)]."
     )
-
-
-def _split(hint: object) -> tuple[object, tuple[object, ...]]:
-    if typing.get_origin(hint) is typing.Annotated:
-        base, *metadata = typing.get_args(hint)
-        flat: list[object] = []
-        for m in metadata:
-            if isinstance(m, at.GroupedMetadata):
-                flat.extend(m)
-            else:
-                flat.append(m)
-        inner, more = _split(base)
-        return inner, (*more, *flat)
-    return hint, ()
 
 
 @dataclass
@@ -490,7 +476,7 @@ def _plan(tool: Tool[..., Any]) -> _Plan:
         if sp.kind in (sp.VAR_POSITIONAL, sp.VAR_KEYWORD):
             raise SpecError(f"cannot generate arguments for {tool.__qualname__}: *{sp.name} has no fixed arity.\nFix: name each parameter.")
         hint = hints.get(sp.name, object)
-        base, metadata = _split(hint)
+        base, metadata = annotated_parts(hint)
         kind = "other"
         if any(isinstance(m, st.SearchStrategy) for m in metadata):
             kind = "other"
