@@ -361,7 +361,7 @@ def _run(prop: Property, *, examples: int, seed: int | None, failures: Path, han
     from hypothesis import strategies as st
 
     from effectus.effects import testing
-    from effectus.specs._strategies import strategy_for
+    from effectus.specs._strategies import splitter, strategy_for
 
     tool = prop.tool
     _LIVE[prop.target] = tool
@@ -370,7 +370,7 @@ def _run(prop: Property, *, examples: int, seed: int | None, failures: Path, han
         answers = _environment(tool, handlers)
     except (SpecError, Unsatisfiable) as err:
         return PropertyResult(prop.target, prop.name, "error", 0, str(err))
-    params = inspect.signature(tool.__wrapped__).parameters.values()
+    split = splitter(tool)
     count = 0
     with tempfile.TemporaryDirectory(prefix="effectus-") as scratch:
         path = Path(scratch) / "run.jsonl"
@@ -380,8 +380,7 @@ def _run(prop: Property, *, examples: int, seed: int | None, failures: Path, han
             args = data.draw(arguments, label="arguments")
             env_seed = data.draw(st.integers(0, 2**32 - 1), label="fx.testing seed")
             interp: Interpreter = testing(env_seed).with_handlers(*handlers, _generated(answers, data.draw))
-            positional = [a for p, a in zip(params, args) if p.kind is not p.KEYWORD_ONLY]
-            keywords = {p.name: a for p, a in zip(params, args) if p.kind is p.KEYWORD_ONLY}
+            positional, keywords = split(args)
             if prop.name.startswith("relation:"):
                 program: Any = relate(prop.target, prop.name.partition(":")[2], positional, keywords)
             else:

@@ -40,7 +40,7 @@ import inspect
 import math
 import random
 import typing
-from collections.abc import Mapping, MutableSequence, Sequence
+from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -54,7 +54,7 @@ from effectus.core._tool import Tool
 from effectus.specs._properties import Unsatisfiable
 from effectus.specs._spec import Length, ShapeCheck, SpecError, annotated_parts, spec_of
 
-__all__ = ["call", "strategy_for", "strategy_for_type"]
+__all__ = ["call", "splitter", "strategy_for", "strategy_for_type"]
 
 #: How long a sequence gets when nothing bounds its length from above: its lower bound plus this.
 MAX_EXTRA_LENGTH = 12
@@ -395,7 +395,6 @@ class _Param:
     base: object
     metadata: tuple[object, ...]
     kind: str  # "int" | "float" | "seq" | "array" | "other"
-    keyword: bool = False
     shape: tuple[str, ...] = ()  # array: its dims, as written
 
 
@@ -407,6 +406,7 @@ class _Plan:
     tool: Any
     name: str
     params: list[_Param]
+    split: Split  # an argument tuple -> positional and keyword-only arguments
     order: list[str]  # the variables, in draw order
     ints: frozenset[str]
     #: variable -> the constraints on it once the variables before it are known
@@ -451,11 +451,25 @@ def strategy_for(tool: Tool[..., Any]) -> st.SearchStrategy[tuple[Any, ...]]:
     return _arguments(plan)
 
 
+Split = Callable[[tuple[Any, ...]], tuple[list[Any], dict[str, Any]]]
+
+
+def splitter(tool: Tool[..., Any]) -> Split:
+    """Reads ``tool``'s signature once; the function it answers turns an argument tuple as
+    `strategy_for` orders it into positional arguments and keyword-only ones by name."""
+    params = list(inspect.signature(tool.__wrapped__).parameters.values())
+    keyword = [(p.name, p.kind is p.KEYWORD_ONLY) for p in params]
+
+    def split(args: tuple[Any, ...]) -> tuple[list[Any], dict[str, Any]]:
+        positional = [a for (_, kw), a in zip(keyword, args) if not kw]
+        return positional, {name: a for (name, kw), a in zip(keyword, args) if kw}
+
+    return split
+
+
 def call(tool: Tool[..., Any], args: tuple[Any, ...]) -> Any:
     """``tool`` called with ``args`` as `strategy_for` orders them (keyword-only by name)."""
-    params = list(inspect.signature(tool.__wrapped__).parameters.values())
-    positional = [a for p, a in zip(params, args) if p.kind is not p.KEYWORD_ONLY]
-    keywords = {p.name: a for p, a in zip(params, args) if p.kind is p.KEYWORD_ONLY}
+    positional, keywords = splitter(tool)(args)
     return tool(*positional, **keywords)
 
 
@@ -490,7 +504,7 @@ def _plan(tool: Tool[..., Any]) -> _Plan:
         written: tuple[str, ...] = tuple(str(getattr(shape, "dims")).split()) if shape is not None else ()
         if shape is not None:
             kind = "array"
-        params.append(_Param(sp.name, hint, base, metadata, kind, sp.kind is sp.KEYWORD_ONLY, written))
+        params.append(_Param(sp.name, hint, base, metadata, kind, written))
     numeric = {p.name: p.kind for p in params if p.kind in ("int", "float")}
     sequences = frozenset(p.name for p in params if p.kind == "seq")
     reader = _Linear(numeric, sequences)
@@ -565,7 +579,7 @@ def _plan(tool: Tool[..., Any]) -> _Plan:
     for var in reversed(order):
         systems[var] = [q for q in current if q.coefficient(var) != 0]
         current = _eliminate(current, var, ints)
-    plan = _Plan(tool, tool.__qualname__, params, order, ints, systems, multiples, complete)
+    plan = _Plan(tool, tool.__qualname__, params, splitter(tool), order, ints, systems, multiples, complete)
     if any(q.violated() for q in current):
         plan.contradictory = True
     for p in params:
@@ -706,9 +720,7 @@ def _valid(plan: _Plan, args: tuple[Any, ...]) -> bool:
     pre = getattr(plan.tool, "_pre", None)
     if pre is None:
         return True
-    params = inspect.signature(plan.tool.__wrapped__).parameters.values()
-    positional = [a for p, a in zip(params, args) if p.kind is not p.KEYWORD_ONLY]
-    keywords = {p.name: a for p, a in zip(params, args) if p.kind is p.KEYWORD_ONLY}
+    positional, keywords = plan.split(args)  # (the signature was read once, by `_plan`)
     # beartype checks a random item of a container: keep the global random state as it was,
     # which Hypothesis requires of strategies.
     state = random.getstate()
