@@ -435,7 +435,8 @@ def overhead(times: Times, case: Case, key: str) -> float:
 
 
 def _ratio(num: float, den: float) -> str:
-    return f"{num / den:.1f}x" if den > 0 else "n/a (below resolution)"
+    # A negative overhead on either side is noise on a loaded machine: below what this resolves.
+    return f"{num / den:.1f}x" if den > 0 and num > 0 else "n/a (below resolution)"
 
 
 def report(cases: Sequence[Case], times: Times, calls: int) -> list[str]:

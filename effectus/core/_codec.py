@@ -6,9 +6,10 @@ strings that do not start with ``$``, so decoding is unambiguous.  Classes named
 (dataclasses, enums, exceptions) are looked up among modules already imported — a trace can
 never make effectus import code.  Users add codecs for their own types with `register_codec`.
 
-Arrays are inline (base64) unless a `BlobStore` is given and they hold more than
-`BLOB_THRESHOLD` bytes: then the raw bytes go to the store, named by their SHA-256, and the
-encoded value names the hash.  Integers outside the signed 64-bit range are tagged
+Arrays are inline (base64, with the SHA-256 of their bytes) unless a `BlobStore` is given and
+they hold more than `BLOB_THRESHOLD` bytes: then the raw bytes go to the store, named by their
+SHA-256, and the encoded value names the hash.  Either way decoding checks the bytes against the
+hash, so a changed or damaged array is never returned.  Integers outside the signed 64-bit range are tagged
 (``{"$int": "..."}``) because JSON parsers (orjson among them) read them back as floats.
 """
 
@@ -270,7 +271,10 @@ def _encode_array(value: Any, where: str, blobs: BlobStore | None) -> JSON | Non
     if blobs is not None and len(raw) > BLOB_THRESHOLD:
         payload["blob"] = blobs.put(raw)
     else:
+        import hashlib
+
         payload["data"] = base64.b64encode(raw).decode("ascii")
+        payload["sha256"] = hashlib.sha256(raw).hexdigest()
     payload["jax"] = module.startswith("jax")
     return {"$array": payload}
 
@@ -398,6 +402,15 @@ def _decode_array(payload: JSON, blobs: BlobStore | None) -> Any:
         raw = blobs.get(sha)
     else:
         raw = base64.b64decode(_as_str(payload.get("data")), validate=True)
+        if "sha256" in payload:
+            import hashlib
+
+            sha = _as_str(payload["sha256"])
+            if hashlib.sha256(raw).hexdigest() != sha:
+                raise CodecError(
+                    f"$array data does not hash to its recorded SHA-256 {sha[:16]}...: the trace was changed "
+                    f"or damaged after it was written.\nFix: record the run again."
+                )
     if len(raw) != dtype.itemsize * math.prod(shape):
         raise CodecError(f"$array data has {len(raw)} bytes, shape {shape} of {dtype} needs {dtype.itemsize * math.prod(shape)}")
     arr = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()

@@ -466,7 +466,9 @@ class Loop:
                 return None
             except BaseException as failure:
                 tb = failure.__traceback__
-                if tb is not None and tb.tb_lineno in _RESUME_LINES:
+                resumed = tb is not None and tb.tb_lineno in _RESUME_LINES
+                tb = None  # (the traceback holds this frame: kept, it would keep the result alive)
+                if resumed:
                     # The program itself returned or raised.
                     if not frames:
                         task.coro = coro
@@ -671,7 +673,13 @@ class Loop:
                 f"{first.describe()} raised {type(cause).__name__}: {cause}, and nobody joined it\n"
                 f"Fix: `await fx.Join(task)` every task you spawn (or catch the error inside it)."
             ) from cause
-        return main.outcome
+        outcome = main.outcome
+        # Tasks and their loop refer to each other: let go of the values they hold, so that the
+        # result is freed when the caller drops it (by reference counting, not the cyclic GC: a
+        # large array would otherwise keep its memory until the next collection).
+        for task in self.tasks:
+            task.outcome = None
+        return outcome
 
     def _deadlock(self) -> Deadlock:
         blocked = [t for t in self.tasks if t.state is _BLOCKED]

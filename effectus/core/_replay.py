@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 
 from effectus.core._codec import JSON, CodecError, decode, encode
 from effectus.core._effect import Effect, Trap
-from effectus.core._errors import EffectusError, ReplayDivergence
+from effectus.core._errors import EffectusError, ReplayDivergence, TraceError
 from effectus.core._handler import Handler, handles
 from effectus.core._record import (
     Tape,
@@ -97,7 +97,8 @@ class Replayer(Handler):
         trace: the recording.
         live: after the last record, answer effects with this (resume, branch).
         live_types: effect types re-executed through ``live`` whose answers are compared with
-            the recorded ones (pure kernels, say).
+            the recorded ones (pure kernels, say): exactly, or by the effect's own
+            ``differs(recorded, live)`` method when it has one (None when they agree).
         substitute: record number -> (ok, answer) to give instead of the recorded one.
         stop_at: raise `ReplayStopped` when the program reaches this record.
     """
@@ -120,7 +121,8 @@ class Replayer(Handler):
         self.live_types = frozenset(live_types)
         self.substitute = substitute or {}
         self.stop_at = stop_at
-        self.divergence: ReplayDivergence | None = None
+        #: the first divergence (or unreadable record): reported even if the program swallowed it
+        self.divergence: ReplayDivergence | TraceError | None = None
 
     def _diverge(self, message: str) -> ReplayDivergence:
         err = ReplayDivergence(message + "\n" + _FIX.format(path=self.trace.path))
@@ -170,7 +172,14 @@ class Replayer(Handler):
         elif type(effect) in self.live_types and self.live is not None:
             return self._compare_live(index, record, effect)
         else:
-            ok, answer = record.ok, decode(record.value, self.blobs)
+            ok = record.ok
+            try:
+                answer = decode(record.value, self.blobs)
+            except TraceError as err:  # damaged: reported as itself, whatever the program does with it
+                broken = TraceError(f"record {index} of {self.trace.path} cannot be replayed: {err}")
+                if self.divergence is None:
+                    self.divergence = broken
+                raise broken from None
         if ok:
             return answer
         raise cast(BaseException, answer)
@@ -178,6 +187,16 @@ class Replayer(Handler):
     def _compare_live(self, index: int, record: Record, effect: Effect[Any]) -> Any:
         assert self.live is not None
         value = self.live(effect)
+        differs = getattr(effect, "differs", None)
+        if record.ok and differs is not None:
+            # The effect compares answers itself (a kernel: within its tolerance, not bit for bit).
+            why = differs(decode(record.value, self.blobs), value)
+            if why is None:
+                return value
+            raise self._diverge(
+                f"re-executed live, {effect!r} answered differently from record {index}\n"
+                f"  {why}\n  at {{site}}\n  trace: {self.trace.path}"
+            )
         if not record.ok or encode(value, blobs=self.blobs) != record.value:
             raise self._diverge(
                 f"re-executed live, {effect!r} answered differently from record {index}\n"
@@ -251,7 +270,7 @@ class Replaying(Interpreter):
         replayer.divergence = None
         try:
             result = drive(coro, self._stack, TraceOrder(replayer))
-        except (ReplayDivergence, ReplayStopped) as err:
+        except (ReplayDivergence, ReplayStopped, TraceError) as err:
             first = replayer.divergence
             if first is not None and err is not first:
                 raise first from None  # the first mismatch (in one task) is the one to report

@@ -903,3 +903,29 @@ def test_subclass_effect_entry_is_cached_after_the_first_lookup() -> None:
     assert Peek not in interp._stack.table
     assert interp.run(Peek("k")) == 0
     assert interp._stack.table[Peek] == interp._stack.table[Get]
+
+
+def test_a_result_is_freed_by_reference_counting_alone() -> None:
+    """Once the caller drops a run's result, it is gone without waiting for the cyclic GC (a large
+    array would otherwise hold its memory until the next collection)."""
+    import gc
+    import weakref
+
+    class Result:
+        pass
+
+    async def program() -> Result:
+        await fx.Now()
+        return Result()
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for interpreter in (fx.testing(), fx.production()):
+            result = interpreter.run(program())
+            ref = weakref.ref(result)
+            del result
+            assert ref() is None, interpreter
+    finally:
+        if enabled:
+            gc.enable()
