@@ -11,7 +11,10 @@ role, a race found by `fx.explore`, and its trace replayed to the same failure. 
 pricing tool, the composite `rates`, and the bodies, proved for every input. Part 7 runs the
 property tests generated from the specs of `orders` and `packing`, as ``effectus test`` does:
 arguments drawn to meet each precondition, environment answers drawn from effect types; the
-seeded bug in `packing.fill_boxes` is found, shrunk, saved as a trace and replayed.
+seeded bug in `packing.fill_boxes` is found, shrunk, saved as a trace and replayed. Part 8 runs
+the quantized MLP inference of `inference` on JAX kernels: its shapes proved by z3 for every batch
+size (and a mis-built model refuted), compiled by XLA on this machine's device, every kernel
+checked against its numpy reference under test, and a recorded run replayed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from returns.pipeline import is_successful
 
@@ -126,7 +130,10 @@ def main(out: Callable[[str], None] = print) -> int:
     status = max(status, _proofs(out))
 
     _section(out, "7. tests generated from specs: effectus test over orders and packing")
-    return max(status, _generated(out))
+    status = max(status, _generated(out))
+
+    _section(out, "8. quantized MLP inference on JAX kernels: proved, compiled, checked, replayed")
+    return max(status, _inference(out))
 
 
 def _quotes(quotes: list[Quote]) -> str:
@@ -232,5 +239,87 @@ def _generated(out: Callable[[str], None]) -> int:
             out(f"  the same failure: PostconditionError: {str(err).splitlines()[1].strip()}")
         else:
             out("  the replay unexpectedly passed")
+            return 1
+    return 0
+
+
+def _inference(out: Callable[[str], None]) -> int:
+    """Part 8: quantized inference of a 784-128-64-10 classifier, every step a kernel call."""
+    import numpy as np
+
+    from effectus import kernels as fk
+    from effectus.examples import inference
+    from effectus.kernels import nn
+
+    model = inference.MODEL
+    out(f"build_classifier(784, [128, 64], 10): {model.parameter_count():,} parameters")
+    params = model.init(0)
+    production = fx.production()
+    quantized = {bits: production.run(inference.quantize_weights(params, bits)) for bits in (8, 4)}
+    proof = fk.prove_shapes(inference.quantized_classify, quantized[8], fk.symbolic("batch 784"), 8)
+    labels, logits = proof.shapes()
+    out(f"z3 proves quantized_classify for every batch size: images (batch 784) -> labels ({labels}), "
+        f"logits ({logits}); {proof.obligations} dim constraints over {proof.calls} kernel calls")
+    broken = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(64, 10))
+    try:
+        broken.prove_shapes()
+    except fk.ShapeMismatch as err:
+        out("a mis-built model (Linear(784, 128), ReLU, Linear(64, 10)) is refuted before compiling:")
+        out(f"  {str(err).splitlines()[2].strip()}")
+    else:
+        out("the mis-built model was unexpectedly proved")
+        return 1
+
+    x = inference.images(1024, seed=7)
+    jit = fk.Jit()
+    production = fx.production().with_handlers(jit)
+    results: dict[str, Any] = {}
+    for name, program in (
+        ("float32", lambda: inference.classify(params, x)),
+        ("int8", lambda: inference.quantized_classify(quantized[8], x, 8)),
+        ("int4", lambda: inference.quantized_classify(quantized[4], x, 4)),
+    ):
+        production.run(program())  # compile
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            labels_, logits_ = production.run(program())
+            np.asarray(logits_)
+            times.append(time.perf_counter() - started)
+        results[name] = (np.asarray(labels_), np.asarray(logits_), sorted(times)[2])
+    device = jit.device
+    out(f"production on {device.platform}:{device.id}, a batch of 1024 images (jit-compiled kernels; "
+        f"weights quantized once, per output channel):")
+    ref_labels, ref_logits, _ = results["float32"]
+    for name, (got_labels, got_logits, seconds) in results.items():
+        agree = float((got_labels == ref_labels).mean())
+        error = float(np.abs(got_logits - ref_logits).max())
+        out(f"  {name:7} {seconds * 1e3:6.1f} ms (median of 5)   top-1 agrees with float32 on {agree:6.1%}   "
+            f"max |logit error| {error:.4f}")
+    if float((results["int8"][0] == ref_labels).mean()) < 0.95:
+        out("int8 inference disagrees with float inference too often")
+        return 1
+
+    testing = fx.testing()
+    testing.run(inference.quantized_classify(quantized[8], x[:64], 8))
+    checked = testing.handler(fk.Reference).compared
+    out(f"under fx.testing() each of the {checked} kernel calls also ran its numpy reference: all within tolerance")
+
+    with tempfile.TemporaryDirectory(prefix="effectus-inference-") as folder:
+        path = Path(folder) / "int8.jsonl"
+        recorded, _ = fx.record(fx.production(), path).run(inference.quantized_classify(quantized[8], x[:256], 8))
+        replayed, _ = fx.replay(inference.quantized_classify(quantized[8], x[:256], 8), path)
+        live, _ = fx.replay(
+            inference.quantized_classify(quantized[8], x[:256], 8), path,
+            interpreter=fx.production(), live=(fk.KernelCall,),
+        )
+        trace = fx.read_trace(path)
+        blobs = sum(1 for _ in Path(f"{path}.blobs").iterdir())
+        same = np.array_equal(np.asarray(recorded), np.asarray(replayed))
+        out(f"recorded the int8 run: {len(trace.records)} kernel calls, {blobs} arrays stored by SHA-256; "
+            f"replayed without recomputing: labels {'identical' if same else 'DIFFERENT'}; "
+            f"recomputed live and compared within tolerance: "
+            f"{'agrees' if np.array_equal(np.asarray(live), np.asarray(recorded)) else 'differs'}")
+        if not same:
             return 1
     return 0

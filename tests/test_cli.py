@@ -21,9 +21,10 @@ def _effectus(*args: str, proof_cache: Path | None = None) -> subprocess.Complet
 
 
 @pytest.mark.slow
-def test_demo_runs_all_seven_parts(tmp_path: Path) -> None:
+def test_demo_runs_all_eight_parts(tmp_path: Path) -> None:
     """`python -m effectus demo` exits 0 and prints production, testing and exploration results,
-    then the proofs of the pricing specs, then the generated tests that find the seeded bug.
+    then the proofs of the pricing specs, then the generated tests that find the seeded bug, then
+    quantized inference on JAX kernels.
 
     Part 5's trace path, timings and oversold seeds vary with the machine and the scheduler,
     so only its stable lines are checked.
@@ -69,7 +70,7 @@ def test_demo_runs_all_seven_parts(tmp_path: Path) -> None:
     checked = _effectus("check", str(orders), proof_cache=tmp_path / "proofs")
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.replace(" (cached)", "").splitlines() == lines[header : counts + 1]
-    part7 = out[out.index("== 7. tests generated from specs") :]
+    part7 = out[out.index("== 7. tests generated from specs") : out.index("== 8.")]
     assert "the smallest with grams >= 10 and boxes >= 3 is (10, 3)\n" in part7
     assert "FAILED effectus.examples.packing:fill_boxes contract\n" in part7
     assert re.search(r"falsifying arguments \(shrunk\): grams=\d+, boxes=\d+\n", part7)
@@ -77,6 +78,14 @@ def test_demo_runs_all_seven_parts(tmp_path: Path) -> None:
     assert re.search(r"packing_desk\s+protocol\s+passed", part7)  # the state machine played the desk
     assert "21 of 22 properties hold; 1 did not\n" in part7
     assert re.search(r"the same failure: PostconditionError: result = \[[0-9, ]+\]$", part7.rstrip())
+    part8 = out[out.index("== 8. quantized MLP inference on JAX kernels") :]
+    assert "build_classifier(784, [128, 64], 10): 109,386 parameters\n" in part8
+    assert "images (batch 784) -> labels (batch), logits (batch 10)" in part8
+    assert "  linear: w.shape[0] = 64 but i = 128 (from x.shape[1])\n" in part8
+    agreement = {m[0]: float(m[1]) for m in re.findall(r"  (float32|int8|int4) .* agrees with float32 on\s+([0-9.]+)%", part8)}
+    assert agreement["float32"] == 100.0 and agreement["int8"] >= 95.0 and agreement["int4"] < agreement["int8"]
+    assert re.search(r"each of the \d+ kernel calls also ran its numpy reference: all within tolerance", part8)
+    assert "replayed without recomputing: labels identical" in part8 and part8.rstrip().endswith("agrees")
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from effectus.effects._files import (
     WriteBytes,
     WriteFile,
 )
-from effectus.effects._interpreters import production, testing
+from effectus.effects._interpreters import extend_standard, production, testing
 from effectus.effects._log import Log, LogRecord, Measure, MemoryLog, Metrics, StdlibLog
 from effectus.effects._random import (
     RandomBytes,
@@ -86,6 +86,7 @@ __all__ = [
     "WriteFile",
     "acquire",
     "explore",
+    "extend_standard",
     "outcomes",
     "production",
     "supervise",

@@ -8,10 +8,10 @@ fail/choose; each call builds fresh handler instances, so two interpreters never
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Literal, cast
 
-from effectus.core import Cooperative, Interpreter, Seeded
+from effectus.core import Cooperative, Handler, Interpreter, Seeded
 from effectus.effects._clock import DEFAULT_START, RealClock, VirtualClock
 from effectus.effects._files import MemoryFiles, RealFiles
 from effectus.effects._log import MemoryLog, StdlibLog
@@ -21,7 +21,23 @@ from effectus.effects._state import MemoryState
 if TYPE_CHECKING:
     from effectus.effects._choose import ChoicePolicy
 
-__all__ = ["production", "testing"]
+__all__ = ["extend_standard", "production", "testing"]
+
+# Handlers that packages built on effectus add to every ready interpreter (`extend_standard`).
+_EXTENSIONS: dict[str, list[Callable[[], Handler]]] = {"production": [], "testing": []}
+
+
+def extend_standard(kind: Literal["production", "testing"], factory: Callable[[], Handler]) -> None:
+    """Add ``factory()`` to every interpreter ``fx.production()`` (or ``fx.testing()``) makes from now on.
+
+    For packages that define standard effects of their own: ``effectus.kernels`` adds its
+    `Jit` handler to production and its `Reference` handler to testing when it is imported.
+    Each interpreter gets a fresh handler from ``factory``.
+    """
+    if kind not in _EXTENSIONS:
+        raise ValueError(f"extend_standard: kind must be 'production' or 'testing'; got {kind!r}")
+    if factory not in _EXTENSIONS[kind]:
+        _EXTENSIONS[kind].append(factory)
 
 
 def production(
@@ -56,6 +72,7 @@ def production(
         SystemRandom(),
         StdlibLog(),
         RealFiles(root),
+        *(make() for make in _EXTENSIONS["production"]),
         Raise(),
         PolicyChoice(choice),
         name="production()",
@@ -110,6 +127,7 @@ def testing(
         SeededRandom(seed),
         MemoryLog(),
         MemoryFiles(files),
+        *(make() for make in _EXTENSIONS["testing"]),
         Raise(),
         SeededChoice(seed),
         name=f"testing(seed={seed!r})",

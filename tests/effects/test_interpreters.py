@@ -10,6 +10,7 @@ import pytest
 
 import effectus as fx
 import effectus.effects as fxe
+from effectus.kernels import Jit, Reference  # (importing it adds them to the ready interpreters)
 from effectus.effects import (
     MemoryFiles,
     MemoryLog,
@@ -30,21 +31,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_production_installs_the_real_handlers_in_order(tmp_path: Path) -> None:
     """production() holds MemoryState, RealClock, SystemRandom, StdlibLog, RealFiles(root),
-    Raise and PolicyChoice, innermost first, and is named production()."""
+    the kernels' Jit (added by importing effectus.kernels), Raise and PolicyChoice, innermost
+    first, and is named production()."""
     interp = fx.production(root=tmp_path)
     assert [type(h) for h in interp.handlers] == [
-        MemoryState, RealClock, SystemRandom, StdlibLog, RealFiles, Raise, PolicyChoice,
+        MemoryState, RealClock, SystemRandom, StdlibLog, RealFiles, Jit, Raise, PolicyChoice,
     ]
     assert interp.handler(RealFiles).root == str(tmp_path)
     assert repr(interp) == "Interpreter(production())"
 
 
 def test_testing_installs_the_deterministic_handlers_in_order() -> None:
-    """testing(seed) holds MemoryState, VirtualClock, SeededRandom, MemoryLog, MemoryFiles,
-    Raise and SeededChoice, innermost first, and is named testing(seed=...)."""
+    """testing(seed) holds MemoryState, VirtualClock, SeededRandom, MemoryLog, MemoryFiles, the
+    kernels' Reference, Raise and SeededChoice, innermost first, and is named testing(seed=...)."""
     interp = fx.testing(seed=3)
     assert [type(h) for h in interp.handlers] == [
-        MemoryState, VirtualClock, SeededRandom, MemoryLog, MemoryFiles, Raise, SeededChoice,
+        MemoryState, VirtualClock, SeededRandom, MemoryLog, MemoryFiles, Reference, Raise, SeededChoice,
     ]
     assert repr(interp) == "Interpreter(testing(seed=3))"
 
