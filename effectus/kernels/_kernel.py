@@ -156,7 +156,6 @@ class Kernel(Generic[P, R]):
         self.params: tuple[Param, ...] = tuple(params)
         self.static_names: tuple[str, ...] = tuple(static)
         self.static_defaults: dict[str, Any] = defaults
-        self.static_hints: dict[str, Any] = {n: hints[n] for n in static}
         out = hints.get("return")
         outputs = _outputs(out)
         if outputs is None:
@@ -176,7 +175,7 @@ class Kernel(Generic[P, R]):
         if shard is None and any(d.text in ("batch", "*batch") for p in self.params for d in p.dims):
             shard = "batch"
         self.shard = shard
-        self._checked: dict[object, dict[str, Any]] = {}
+        self._checked: set[object] = set()  # (shapes and dtypes, static values) already checked
         self.key = f"{self.__module__}:{self.__qualname__}"
         _REGISTRY.setdefault(self.key, self)
 
@@ -207,19 +206,19 @@ class Kernel(Generic[P, R]):
         except (AttributeError, TypeError):
             key = None
         if key is None or key not in self._checked:
-            env = self.check(arrays, static)
+            self.check(arrays, static)
             if key is not None:
                 if len(self._checked) >= _CHECKED_MAX:
                     self._checked.clear()
-                self._checked[key] = env
+                self._checked.add(key)
         return KernelCall(self, tuple(arrays), static)
 
     def check(self, arrays: Sequence[object], static: Sequence[Any]) -> dict[str, Any]:
         """The binding of the signature's names for these arguments, or `KernelError`."""
-        env = bind(self.name, self.params, arrays, self.kwargs(static))
+        given = self.kwargs(static)
+        env = bind(self.name, self.params, arrays, given)
         if self.shape_rule is not None:
-            outputs, obligations = self.shape_rule([tuple(getattr(a, "shape")) for a in arrays], self.kwargs(static))
-            del outputs
+            _, obligations = self.shape_rule([tuple(getattr(a, "shape")) for a in arrays], given)
             for o in obligations:
                 if not holds(o[2], o[1], o[3]):
                     raise KernelError(f"{violation(self.name, o)}.\nFix: pass arrays and parameters that agree.")

@@ -30,6 +30,8 @@ from effectus.kernels._signature import (
     evaluate,
     holds,
     parse_dims,
+    preferred_dtype,
+    shapes_of,
     spec_of_hint,
     unify,
     violation,
@@ -144,20 +146,9 @@ class _Prover(Handler):
         kernel = call.kernel
         self.calls += 1
         where = f"{kernel.name} at {call.site}"
-        shapes: list[tuple[Any, tuple[Any, ...]]] = []
-        for p, a in zip(kernel.params, call.args):
-            shape = getattr(a, "shape", None)
-            dtype = getattr(a, "dtype", None)
-            if shape is None or dtype is None:
-                raise ShapeMismatch(f"{where}: {p.name} is {type(a).__qualname__}, not an array", kernel=kernel.name, site=call.site)
-            if dtype_name(dtype) not in p.spec.dtypes:
-                raise ShapeMismatch(
-                    f"{where}: {p.name} has dtype {dtype_name(dtype)}, but its signature {p.spec!r} takes {', '.join(sorted(p.spec.dtypes))} (for every size)",
-                    kernel=kernel.name, site=call.site,
-                )
-            shapes.append((p, tuple(shape)))
         static = kernel.kwargs(call.static)
         try:
+            shapes = shapes_of(kernel.name, kernel.params, call.args)
             env, obligations = unify(kernel.name, shapes, static)
             outputs: list[tuple[Any, ...]]
             if kernel.shape_rule is not None:
@@ -178,7 +169,7 @@ class _Prover(Handler):
                     outputs.append(tuple(dims))
         except ShapeMismatch:
             raise
-        except KernelError as err:  # a rank or static error: wrong for every size
+        except KernelError as err:  # not an array, a dtype, a rank or a static error: wrong for every size
             head, _, fix = str(err).partition("\n")
             head = head.partition(": ")[2] or head
             raise ShapeMismatch(f"{where}: {head} (for every size)" + (f"\n{fix}" if fix else ""), kernel=kernel.name, site=call.site) from None
@@ -186,17 +177,10 @@ class _Prover(Handler):
             self.steps.append(_Step(kernel.name, call.site, ob))
         dtype = next((dtype_name(getattr(a, "dtype")) for a in call.args), "float32")
         results = [
-            Symbolic(out, dtype if dtype in p.spec.dtypes else _default(p.spec.dtypes), f"{kernel.name}.{p.name}")
+            Symbolic(out, dtype if dtype in p.spec.dtypes else preferred_dtype(p.spec.dtypes), f"{kernel.name}.{p.name}")
             for out, p in zip(outputs, kernel.outputs)
         ]
         return tuple(results) if kernel.multiple else results[0]
-
-
-def _default(dtypes: frozenset[str]) -> str:
-    for d in ("float32", "int32", "int8", "uint32", "bool"):
-        if d in dtypes:
-            return d
-    return sorted(dtypes)[0]
 
 
 @dataclass(frozen=True)
@@ -237,7 +221,7 @@ def _from_annotations(fn: Callable[..., Any]) -> dict[str, Symbolic]:
                 f"prove_shapes({getattr(fn, '__qualname__', fn)!r}): parameter {name} is not annotated as an array.\n"
                 f'Fix: annotate it (Float[Array, "batch n"]), or pass the arguments: prove_shapes(fn, x=symbolic("batch n"), ...).'
             )
-        out[name] = symbolic(spec.dims, _default(spec.dtypes), name)
+        out[name] = symbolic(spec.dims, preferred_dtype(spec.dtypes), name)
     return out
 
 

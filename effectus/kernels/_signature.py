@@ -22,7 +22,7 @@ from effectus.core import EffectusError
 
 __all__ = [
     "Array", "Bool", "DTYPES", "Dim", "Float", "Float32", "Int", "Int8", "Int32", "KernelError",
-    "Num", "Shaped", "TensorSpec", "UInt32", "bind", "dtype_name", "parse_dims",
+    "Num", "Shaped", "TensorSpec", "UInt32", "bind", "dtype_name", "parse_dims", "preferred_dtype", "shapes_of",
 ]
 
 
@@ -247,9 +247,8 @@ def unify(
 ) -> tuple[Env, list[Obligation]]:
     """Bind the names of ``args``' signatures to the dims of their shapes (ints, or z3 terms).
 
-    Returns the
-    bindings and the obligations: (description, actual size, expected size, symbol's origin) for
-    each dim that must equal what its signature says.  Rank errors are raised at once.
+    Returns the bindings and an `Obligation` for each dim that must equal what its signature
+    says; whether they hold is the caller's question.  Rank errors are raised at once.
     """
     env: Env = {k: v for k, v in static.items() if isinstance(v, int) and not isinstance(v, bool)}
     origin: dict[str, str] = {}
@@ -321,7 +320,17 @@ def bind(
     kernel: str, args: Sequence[Param], values: Sequence[object], static: Mapping[str, Any],
 ) -> Env:
     """Check ``values`` against the signatures ``args``; the binding of every name, or `KernelError`."""
-    shapes: list[tuple[Param, Sequence[Any]]] = []
+    env, obligations = unify(kernel, shapes_of(kernel, args, values), static)
+    for o in obligations:
+        if not holds(o[2], o[1], o[3]):
+            raise KernelError(f"{violation(kernel, o)}.\nFix: pass arrays whose dims agree with the kernel's signature.")
+    return env
+
+
+def shapes_of(kernel: str, args: Sequence[Param], values: Sequence[object]) -> list[tuple[Param, tuple[Any, ...]]]:
+    """Each value's shape beside its parameter, or `KernelError` for a value that is not an array
+    or whose dtype its signature does not take."""
+    shapes: list[tuple[Param, tuple[Any, ...]]] = []
     for arg, value in zip(args, values):
         shape = getattr(value, "shape", None)
         dtype = getattr(value, "dtype", None)
@@ -334,21 +343,19 @@ def bind(
         if name not in arg.spec.dtypes:
             raise KernelError(
                 f"{kernel}: {arg.name} has dtype {name}, but its signature {arg.spec!r} takes "
-                f"{', '.join(sorted(arg.spec.dtypes))}.\nFix: convert it, e.g. {arg.name}.astype(np.{_suggest(arg.spec)})."
+                f"{', '.join(sorted(arg.spec.dtypes))}.\nFix: convert it, e.g. {arg.name}.astype(np.{preferred_dtype(arg.spec.dtypes)})."
             )
-        shapes.append((arg, cast(Sequence[Any], shape)))
-    env, obligations = unify(kernel, shapes, static)
-    for o in obligations:
-        if not holds(o[2], o[1], o[3]):
-            raise KernelError(f"{violation(kernel, o)}.\nFix: pass arrays whose dims agree with the kernel's signature.")
-    return env
+        shapes.append((arg, tuple(cast(Sequence[Any], shape))))
+    return shapes
 
 
-def _suggest(spec: TensorSpec) -> str:
+def preferred_dtype(dtypes: frozenset[str]) -> str:
+    """The dtype to use among ``dtypes`` when nothing else says: float32, else int32, int8,
+    uint32, bool, else the first by name."""
     for preferred in ("float32", "int32", "int8", "uint32", "bool"):
-        if preferred in spec.dtypes:
+        if preferred in dtypes:
             return preferred
-    return sorted(spec.dtypes)[0]
+    return sorted(dtypes)[0]
 
 
 def spec_of_hint(hint: object) -> TensorSpec | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from effectus.kernels._kernel import Kernel
-from effectus.kernels._signature import DTYPES, KernelError, Param, evaluate
+from effectus.kernels._signature import DTYPES, KernelError, Param, evaluate, preferred_dtype
 
 if TYPE_CHECKING:
     from hypothesis import strategies as st
@@ -21,10 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["arguments", "DEFAULT_DTYPES"]
 
 #: the dtype drawn for each category unless ``dtypes=`` says otherwise
-DEFAULT_DTYPES: dict[str, str] = {
-    "Float": "float32", "Num": "float32", "Shaped": "float32", "Int": "int32", "UInt": "uint32",
-    "Bool": "bool", "Float32": "float32", "Int8": "int8", "Int32": "int32", "UInt32": "uint32",
-}
+DEFAULT_DTYPES: dict[str, str] = {category: preferred_dtype(dtypes) for category, dtypes in DTYPES.items()}
 
 
 def arguments(
