@@ -61,6 +61,22 @@ def _check(args: argparse.Namespace) -> int:
     return _cli_check.check(args.module, as_json=args.json, cache=not args.no_cache)
 
 
+def _place(args: argparse.Namespace) -> int:
+    from effectus import _cli_place
+
+    return _cli_place.place(args.file, timeout=args.timeout)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _test(args: argparse.Namespace) -> int:
     from effectus import _cli_properties
 
@@ -116,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
         help="prove or refute the specs of every tool in a module with z3",
         description="Import MODULE (a dotted name, or a path to a .py file) and check the spec of "
         "each tool it defines with @fx.tool(...): preconditions satisfiable, postconditions "
-        "consistent. Prints one row per tool and check; exits 1 when anything is refuted.",
+        "consistent, placement satisfiable. Prints one row per tool and check; exits 1 when "
+        "anything is refuted.",
     )
     check.add_argument("module", metavar="MODULE", help="a module name (pkg.tools) or a file (tools.py)")
     check.add_argument("--json", action="store_true", help="print the report as JSON (for CI)")
@@ -139,6 +156,20 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--failures", default="effectus-failures", metavar="DIR", help="where failing runs' traces go (default effectus-failures/)")
     test.add_argument("--write", metavar="FILE", help="do not run: write the tests as an explicit pytest file instead")
     test.set_defaults(func=_test)
+
+    place = commands.add_parser(
+        "place",
+        help="solve a placement problem (nodes and requests) with z3",
+        description="Read FILE (TOML or JSON: [[nodes]] with capacities, labels, rack and "
+        "datacenter; [[requests]] with a name, a placement string such as "
+        "'on(gpu>=1, memory>=8GB).qos(interactive).replicas(2)', work and talks) and print the "
+        "cheapest plan as a table, or, when none exists, the constraints that conflict and the "
+        "nodes that came closest (exit 1). With failed = [...] in FILE, also re-plan without "
+        "those nodes, moving only what must move.",
+    )
+    place.add_argument("file", metavar="FILE", help="a .toml or .json problem")
+    place.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="solver time (default: the file's, else 10)")
+    place.set_defaults(func=_place)
 
     trace = commands.add_parser(
         "trace",

@@ -70,7 +70,7 @@ class Composite(Tool[..., Any]):
     def __call__(self, *args: Any, **kwargs: Any) -> Call[Any]:
         # The parts that take the composite's arguments are called now, so that their
         # preconditions are checked on the caller's line, as a spec'd tool's are.
-        return Call(self, self._fn(self._start(*args, **kwargs)))
+        return Call(self, self._fn(self._start(*args, **kwargs)), args, kwargs)
 
     def __repr__(self) -> str:
         return f"<tool {self.__qualname__}>"

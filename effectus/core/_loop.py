@@ -46,6 +46,7 @@ __all__ = [
     "Task",
     "TaskError",
     "drive",
+    "program_name",
 ]
 
 R = TypeVar("R")
@@ -251,7 +252,7 @@ class Loop:
 
     def spawn(self, coro: Coroutine[Any, Any, R], stack: Stack, name: str = "") -> Task[R]:
         """A new task running ``coro`` under ``stack``; it starts when scheduled."""
-        task: Task[R] = Task(self, len(self.tasks), name or _program_name(coro), coro, stack)
+        task: Task[R] = Task(self, len(self.tasks), name or program_name(coro), coro, stack)
         self.tasks.append(task)
         self.live += 1
         self.ready.append(task)
@@ -737,7 +738,7 @@ def discard_trap(request: object) -> None:
         cast("Trap[object]", request).discard()
 
 
-def _program_name(coro: Coroutine[Any, Any, Any]) -> str:
+def program_name(coro: Coroutine[Any, Any, Any]) -> str:
     code: CodeType | None = getattr(coro, "cr_code", None)
     return code.co_name if code is not None else type(coro).__name__
 

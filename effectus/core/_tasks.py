@@ -85,6 +85,14 @@ class Spawn(Trap[Task[R]]):
         if not isinstance(self.program, (types.CoroutineType, Call, Handle, Effect)):
             _ = as_coroutine(self.program, "fx.Spawn")  # raises: a wrong program fails here
 
+    def task_name(self) -> str:
+        """The name the task gets: ``name``, else the tool's, else the function's (or "" to let
+        the loop name it after its coroutine)."""
+        if self.name:
+            return self.name
+        program = self.program
+        return getattr(program.tool, "__name__", "") if isinstance(program, Call) else ""
+
     def discard(self) -> None:
         program = self.program
         coro = program.coro if isinstance(program, Call) else program
@@ -94,7 +102,7 @@ class Spawn(Trap[Task[R]]):
     def perform(self, loop: Loop) -> Task[R]:
         current = loop.current
         assert current is not None
-        task: Task[R] = loop.spawn(as_coroutine(self.program, "fx.Spawn"), current.stack, self.name)
+        task: Task[R] = loop.spawn(as_coroutine(self.program, "fx.Spawn"), current.stack, self.task_name())
         if loop.preemptive:
             raise loop.reschedule(task)  # the new task may run first
         return task

@@ -27,11 +27,14 @@ R_co = TypeVar("R_co", covariant=True)
 class Call(Generic[R_co]):
     """A pending call of a tool: awaiting it runs the tool and gives its result."""
 
-    __slots__ = ("tool", "coro")
+    __slots__ = ("tool", "coro", "args", "kwargs")
 
-    def __init__(self, tool: Tool[..., R_co], coro: Coroutine[Any, Any, R_co]) -> None:
+    def __init__(self, tool: Tool[..., R_co], coro: Coroutine[Any, Any, R_co], args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> None:
         self.tool = tool
         self.coro = coro
+        #: the arguments the tool was called with (a distributed handler calls it again elsewhere)
+        self.args = args
+        self.kwargs = kwargs or {}
 
     def __await__(self) -> Generator[Call[R_co], Any, R_co]:
         answer: R_co = yield self  # a typed local, for mypy --strict (no-any-return)
@@ -72,7 +75,7 @@ class Tool(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Call[R]:
         # Creating the coroutine here binds the arguments now, so a wrong call fails on the
         # caller's line rather than when the interpreter reaches it.
-        return Call(self, self._fn(*args, **kwargs))
+        return Call(self, self._fn(*args, **kwargs), args, kwargs)
 
     def __repr__(self) -> str:
         return f"<tool {self.__module__}.{self.__qualname__}>"

@@ -7,6 +7,7 @@ State (`Get`, `Put`, `Modify`), clock (`Now`, `Sleep`), random (`RandomFloat`, `
 """
 
 from effectus.effects._supervise import Restart, supervise
+from effectus.effects._distributed import Distributed
 from effectus.effects._explore import Exploration, explore
 from effectus.effects._resources import Acquire, Release, acquire
 from effectus.effects._choose import (
@@ -48,6 +49,7 @@ __all__ = [
     "ChoicePolicy",
     "Choose",
     "DeleteFile",
+    "Distributed",
     "Exploration",
     "Fail",
     "FileExists",

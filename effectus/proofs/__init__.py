@@ -16,14 +16,35 @@ z3 where both bodies are in the subset and pure, otherwise tested differentially
 `Check` rows, each proved, refuted with a counterexample, or unknown; ``effectus check MODULE``
 prints it.
 
+`place` solves a placement problem — `Request`s (a tool's placement string, its work and
+whom it talks to) over a `Cluster` — with z3, minimising the weighted cost in `WEIGHTS`;
+`replan` re-places after nodes fail, moving only what must move; an infeasible problem raises
+`Unplaceable` with an `Explanation` in the user's own constraint strings; `contradictions`
+finds the clauses of one placement that can never hold together.
+
 This package imports z3; ``import effectus`` does not import it (``fx.check`` loads it).
 """
 
 from effectus.proofs._check import Check, Report, check, check_spec, proof_cache_dir
 from effectus.proofs._equivalent import Equivalence, equivalent
+from effectus.proofs._placement import (
+    WEIGHTS,
+    Explanation,
+    Instance,
+    Plan,
+    Request,
+    Unplaceable,
+    contradictions,
+    explain,
+    place,
+    placement_instance,
+    replan,
+)
 from effectus.proofs._translate import RuntimeOnly, Sym, refinement, symbol, translate
 
 __all__ = [
-    "Check", "Equivalence", "Report", "RuntimeOnly", "Sym", "check", "check_spec", "equivalent",
-    "proof_cache_dir", "refinement", "symbol", "translate",
+    "Check", "Equivalence", "Explanation", "Instance", "Plan", "Report", "Request", "RuntimeOnly",
+    "Sym", "Unplaceable", "WEIGHTS", "check", "check_spec", "contradictions", "equivalent",
+    "explain", "place", "placement_instance", "proof_cache_dir", "refinement", "replan", "symbol",
+    "translate",
 ]

@@ -6,7 +6,9 @@ Checks of one tool:
   ``requires`` predicates together.  Refuted means the tool is vacuous — no call can succeed —
   and the report names the predicates that contradict each other (an unsatisfiable core);
 - ``postconditions consistent``: for some valid arguments, some result satisfies the result's
-  refinements and the ``ensures`` predicates.  Refuted means no body could ever satisfy them.
+  refinements and the ``ensures`` predicates.  Refuted means no body could ever satisfy them;
+- ``placement satisfiable`` (tools with ``placement=``): some node could meet every clause of
+  the placement string; refuted names the contradicting clauses, or the parse error.
 
 A predicate outside the translatable subset (see `effectus.proofs.translate`) is never taken as
 proved: a check that needs it answers *unknown*, naming the construct; a contradiction found
@@ -138,10 +140,33 @@ def _tools_in(target: object) -> list[tuple[str, Tool[..., Any]]]:
 def check_spec(spec: Spec, *, name: str | None = None, cache: bool = True) -> list[Check]:
     """The checks of one spec."""
     tool = name or spec.name
-    return [
+    rows = [
         *_cached(tool, _key("preconditions satisfiable", *_spec_parts(spec)), lambda: [_satisfiable_pre(tool, spec)], cache),
         *_cached(tool, _key("postconditions consistent", *_spec_parts(spec)), lambda: [_consistent_post(tool, spec)], cache),
     ]
+    if spec.placement is not None:
+        rows.append(placement_check(tool, spec.placement))
+    return rows
+
+
+def placement_check(tool: str, placement: str) -> Check:
+    """``placement satisfiable``: some node could meet every clause of the tool's placement.
+
+    Refuted names the clauses that contradict each other (``gpu>=2`` with ``gpu<2``); a
+    malformed placement string is refuted with the parser's message (column and what was
+    expected).
+    """
+    from effectus.core._errors import PlacementError
+    from effectus.proofs._placement import contradictions
+
+    what = "placement satisfiable"
+    try:
+        clash = contradictions(placement)
+    except PlacementError as err:
+        return Check(tool, what, "refuted", f"malformed placement: {err}")
+    if clash:
+        return Check(tool, what, "refuted", f"{placement!r}: no node can meet {' and '.join(c.text for c in clash)} together")
+    return Check(tool, what, "proved", f"{placement!r} is consistent")
 
 
 def _cached(tool: str, key: str, compute: Callable[[], list[Check]], use_cache: bool) -> list[Check]:

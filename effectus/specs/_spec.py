@@ -309,10 +309,10 @@ class SpecTool(Tool[P, R], Generic[P, R]):
         bound = self._pre(*args, **kwargs)  # raises PreconditionError on the caller's line
         post = self._post
         if post is None:
-            return Call(self, self._fn(*args, **kwargs))
+            return Call(self, self._fn(*args, **kwargs), args, kwargs)
         # The body's coroutine is made inside the wrapper (the arguments bind: `_pre` has the
         # same signature), so a call closed unstarted leaves no coroutine never awaited.
-        return Call(self, _ensured(self._fn, args, kwargs, post, bound))
+        return Call(self, _ensured(self._fn, args, kwargs, post, bound), args, kwargs)
 
     def __repr__(self) -> str:
         return f"<tool {self.__module__}.{self.__qualname__} with a spec>"
@@ -475,6 +475,12 @@ def build_spec(
                 )
     if placement is not None and not isinstance(placement, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise SpecError(f"@fx.tool(placement=...) on {name}: expected a placement string, got {placement!r}")
+    if placement is not None:
+        from effectus.types._placement import parse_placement
+
+        code = getattr(fn, "__code__", None)
+        where = _where_code(code) if code is not None else name
+        parse_placement(placement, where=f"{where} (placement of {name})")  # a malformed one fails here
     return Spec(
         name=name,
         signature=signature,

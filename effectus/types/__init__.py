@@ -3,9 +3,25 @@
 Here: linear values (`Linear`), binary session types (`Send`, `Recv`, `Select`, `Offer`,
 `Rec`, `Var`, `End` and their builders), channels whose endpoints follow them (`Open`,
 `Endpoint`), and multiparty protocols projected to each role (`message`, `choice`,
-`project`).  Refinement and tensor types are filled in by later issues.
+`project`).  Placement strings (`parse_placement` gives a `Placement`: `on(...)`,
+`qos(...)`, `replicas(n)`, `near`/`apart`, `label(...)`) and the `Cluster` of `Node`s they are
+solved over (``effectus.proofs.place``).  Refinement and tensor types are filled in by later
+issues.
 """
 
+from effectus.types._cluster import Cluster, Node, distance, quantity
+from effectus.types._placement import (
+    QOS_LEVELS,
+    RESOURCES,
+    Affinity,
+    Constraint,
+    LabelMatch,
+    Placement,
+    Qos,
+    QosBound,
+    Requirement,
+    parse_placement,
+)
 from effectus.types._channel import ChooseOn, CloseOn, Endpoint, OfferOn, Open, RecvOn, SendOn
 from effectus.types._linear import Linear
 from effectus.types._multiparty import (
@@ -45,9 +61,12 @@ from effectus.types._session import (
 )
 
 __all__ = [
+    "Affinity",
     "Choice",
     "ChooseOn",
     "CloseOn",
+    "Cluster",
+    "Constraint",
     "END",
     "End",
     "Endpoint",
@@ -56,27 +75,38 @@ __all__ = [
     "GlobalEnd",
     "GlobalRec",
     "GlobalVar",
+    "LabelMatch",
     "Linear",
     "Message",
+    "Node",
     "Offer",
     "OfferOn",
     "Open",
+    "Placement",
+    "QOS_LEVELS",
+    "Qos",
+    "QosBound",
+    "RESOURCES",
     "Rec",
     "Recv",
     "RecvOn",
+    "Requirement",
     "Select",
     "Send",
     "SendOn",
     "Session",
     "Var",
     "choice",
+    "distance",
     "dual",
     "expects",
     "global_rec",
     "message",
     "offer",
+    "parse_placement",
     "project",
     "project_all",
+    "quantity",
     "rec",
     "recv",
     "roles",
