@@ -14,7 +14,10 @@ arguments drawn to meet each precondition, environment answers drawn from effect
 seeded bug in `packing.fill_boxes` is found, shrunk, saved as a trace and replayed. Part 8 runs
 the quantized MLP inference of `inference` on JAX kernels: its shapes proved by z3 for every batch
 size (and a mis-built model refuted), compiled by XLA on this machine's device, every kernel
-checked against its numpy reference under test, and a recorded run replayed.
+checked against its numpy reference under test, and a recorded run replayed. Part 9 places the
+example tools (`distributed.REQUESTS`) on this machine's devices with z3, explains a request no
+device can meet in its own clauses, runs the classifier's kernels on the device the plan chose
+and the Monte Carlo job whose shards the `Distributed` handler would send to Ray.
 """
 
 from __future__ import annotations
@@ -133,7 +136,10 @@ def main(out: Callable[[str], None] = print) -> int:
     status = max(status, _generated(out))
 
     _section(out, "8. quantized MLP inference on JAX kernels: proved, compiled, checked, replayed")
-    return max(status, _inference(out))
+    status = max(status, _inference(out))
+
+    _section(out, "9. placement: the example tools placed on this machine's devices by z3")
+    return max(status, _placement(out))
 
 
 def _quotes(quotes: list[Quote]) -> str:
@@ -322,4 +328,40 @@ def _inference(out: Callable[[str], None]) -> int:
             f"{'agrees' if np.array_equal(np.asarray(live), np.asarray(recorded)) else 'differs'}")
         if not same:
             return 1
+    return 0
+
+
+def _placement(out: Callable[[str], None]) -> int:
+    """Part 9: solve where the example tools run on this machine, and run them there."""
+    import numpy as np
+
+    from effectus import kernels as fk
+    from effectus.examples import distributed, inference
+    from effectus.proofs import Request, Unplaceable, contradictions, place
+    from effectus.types import Cluster
+
+    local = Cluster.local()
+    for node in local:
+        out(f"node {node.name}: {node.cpu:g} cpus, {node.gpu:g} gpus, {node.memory / 2**30:.1f} GB memory (jax device {node.device})")
+    plan = place(distributed.REQUESTS, local, timeout=5)
+    for request in distributed.REQUESTS:
+        out(f"  {request.name}: {request.placement}")
+    out(plan.table())
+    try:
+        place([*distributed.REQUESTS, Request("trainer", "on(gpu>=8, memory>=2TB).replicas(2)")], local, timeout=5)
+        out("a request for 8 GPUs and 2 TB was placed on this machine?")
+        return 1
+    except Unplaceable as err:
+        out("adding a trainer that asks for on(gpu>=8, memory>=2TB).replicas(2):")
+        out("\n".join(f"  {line}" for line in str(err).splitlines()))
+    clash = contradictions("on(gpu>=2, memory>=8GB, gpu<2)")
+    out(f"statically contradictory (effectus check): on(gpu>=2, memory>=8GB, gpu<2) -> {' and '.join(c.text for c in clash)}")
+
+    device = plan.device("classify")
+    params = inference.MODEL.init(0)
+    labels, _ = fx.run(inference.classify(params, inference.images(256)), fk.Jit(device=device), fx.production())
+    out(f"classify ran its kernels on {device} (fk.Jit(device=plan.device('classify'))): {len(np.asarray(labels))} labels")
+    estimate = fx.run(distributed.estimate_pi(4, 2000), fx.production())
+    out(f"estimate_pi with 4 sample shards, here: {estimate:.2f}; the same program on a Ray cluster: "
+        f"fx.production().with_handlers(Distributed())")
     return 0

@@ -43,7 +43,7 @@ async def estimate_pi(shards: int, points: int) -> float:
 #: where the job's tools may run (the sampler near the combiner it reports to): a problem one
 #: machine can hold, so that the demo places it on the local devices
 REQUESTS = (
-    Request("sample", "on(cpu>=1, memory>=64MB).qos(batch).near(combine)", work=4.0, talks={"combine": 1.0}),
-    Request("combine", "on(cpu>=1, memory>=16MB).qos(responsive)", work=0.5),
-    Request("classify", "on(cpu>=1, memory>=256MB).qos(interactive)", work=2.0),
+    Request("sample", "on(cpu>=0.5, memory>=64MB).qos(batch).near(combine)", work=4.0, talks={"combine": 1.0}),
+    Request("combine", "on(cpu>=0.25, memory>=16MB).qos(responsive)", work=0.5),
+    Request("classify", "on(cpu>=0.5, memory>=256MB).qos(interactive)", work=2.0),
 )

@@ -21,10 +21,10 @@ def _effectus(*args: str, proof_cache: Path | None = None) -> subprocess.Complet
 
 
 @pytest.mark.slow
-def test_demo_runs_all_eight_parts(tmp_path: Path) -> None:
+def test_demo_runs_all_nine_parts(tmp_path: Path) -> None:
     """`python -m effectus demo` exits 0 and prints production, testing and exploration results,
     then the proofs of the pricing specs, then the generated tests that find the seeded bug, then
-    quantized inference on JAX kernels.
+    quantized inference on JAX kernels, then the example tools placed on this machine by z3.
 
     Part 5's trace path, timings and oversold seeds vary with the machine and the scheduler,
     so only its stable lines are checked.
@@ -78,7 +78,7 @@ def test_demo_runs_all_eight_parts(tmp_path: Path) -> None:
     assert re.search(r"packing_desk\s+protocol\s+passed", part7)  # the state machine played the desk
     assert "21 of 22 properties hold; 1 did not\n" in part7
     assert re.search(r"the same failure: PostconditionError: result = \[[0-9, ]+\]$", part7.rstrip())
-    part8 = out[out.index("== 8. quantized MLP inference on JAX kernels") :]
+    part8 = out[out.index("== 8. quantized MLP inference on JAX kernels") : out.index("== 9.")]
     assert "build_classifier(784, [128, 64], 10): 109,386 parameters\n" in part8
     assert "images (batch 784) -> labels (batch), logits (batch 10)" in part8
     assert "  linear: w.shape[0] = 64 but i = 128 (from x.shape[1])\n" in part8
@@ -86,6 +86,16 @@ def test_demo_runs_all_eight_parts(tmp_path: Path) -> None:
     assert agreement["float32"] == 100.0 and agreement["int8"] >= 95.0 and agreement["int4"] < agreement["int8"]
     assert re.search(r"each of the \d+ kernel calls also ran its numpy reference: all within tolerance", part8)
     assert "replayed without recomputing: labels identical" in part8 and part8.rstrip().endswith("agrees")
+    part9 = out[out.index("== 9. placement") :]
+    table = part9[part9.index("request ") : part9.index("cost ")]
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()[2:]}
+    assert rows == {name: ["cpu:0", "cpu:0"] for name in ("sample", "combine", "classify")}  # CI: one CPU device
+    assert re.search(r"cost \d+ \(optimal, ", part9)
+    assert "    trainer: gpu>=8  (column 4 of 'on(gpu>=8, memory>=2TB).replicas(2)')\n" in part9
+    assert "    cpu:0: gpu>=8: has gpu 0, needs 8; memory>=2TB: has memory" in part9
+    assert "on(gpu>=2, memory>=8GB, gpu<2) -> gpu>=2 and gpu<2\n" in part9
+    assert "classify ran its kernels on cpu:0" in part9 and ": 256 labels\n" in part9
+    assert re.search(r"estimate_pi with 4 sample shards, here: 3\.\d\d", part9)
 
 
 @pytest.mark.slow
