@@ -205,3 +205,35 @@ def test_malformed_problems_name_what_is_wrong() -> None:
         Request("a", work=-1)
     with pytest.raises(PlacementError, match="column 4"):
         Request("a", "on(gpx>=1)")
+
+
+def test_effectus_check_refutes_a_contradictory_tool_placement() -> None:
+    """fx.check adds a 'placement satisfiable' row: refuted with the clauses that clash."""
+    import effectus as fx
+
+    @fx.tool(placement="on(gpu>=2, memory>=8GB, gpu<2)")
+    async def greedy(x: int) -> int:
+        return x
+
+    @fx.tool(placement="on(gpu>=1).qos(interactive).replicas(2)")
+    async def fine(x: int) -> int:
+        return x
+
+    rows = {(r.tool, r.check): r for r in fx.check([greedy, fine], cache=False).rows}
+    bad = rows[("test_effectus_check_refutes_a_contradictory_tool_placement.<locals>.greedy", "placement satisfiable")]
+    assert bad.verdict == "refuted" and "gpu>=2 and gpu<2" in bad.detail
+    assert rows[("test_effectus_check_refutes_a_contradictory_tool_placement.<locals>.fine", "placement satisfiable")].verdict == "proved"
+
+
+def test_a_malformed_tool_placement_fails_where_the_tool_is_defined() -> None:
+    """@fx.tool(placement=...) parses the string at once: the error names this file and line."""
+    import effectus as fx
+
+    with pytest.raises(PlacementError) as caught:
+        @fx.tool(placement="on(gpu>=1).qos(fast)")
+        async def tool_with_typo(x: int) -> int:
+            return x
+
+    message = str(caught.value)
+    assert "test_placement.py:" in message and "(placement of " in message
+    assert "column 16: unknown QoS level 'fast'" in message
