@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from effectus.core._errors import PlacementError
+from effectus.types._placement import _SIZES, _TIMES  # pyright: ignore[reportPrivateUsage]  # one unit table
 
 __all__ = ["Cluster", "Node", "distance", "quantity"]
 
-_SIZES: Mapping[str, float] = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
-_TIMES: Mapping[str, float] = {"ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0}
 _QUANTITY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z%]*)(/s)?\s*")
 
 #: capacities a node has, and the units its figures are read in
@@ -59,7 +58,7 @@ def quantity(value: object, kind: str, *, what: str = "value") -> float:
     if m is None:
         raise PlacementError(f"{what}: cannot read {value!r} as a quantity (a number >= 0 with a unit, e.g. '8GB')")
     number, unit = float(m.group(1)), m.group(2).lower()
-    tables: dict[str, Mapping[str, float]] = {"size": _SIZES, "time": _TIMES, "percent": {"%": 0.01}, "count": {}}
+    tables: dict[str, Mapping[str, int]] = {"size": _SIZES, "time": _TIMES, "percent": {"%": 1}, "count": {}}
     units = tables[kind]
     if unit == "":
         return quantity(number, kind, what=what)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 
 import effectus as fx
 from effectus.core._trace import read_trace
@@ -19,9 +20,6 @@ from effectus.effects._distributed import _resources  # pyright: ignore[reportPr
 from effectus.examples.distributed import estimate_pi, sample, whereabouts
 from effectus.proofs import Request, place
 from effectus.types import Cluster, parse_placement
-
-ray = pytest.importorskip("ray")  # a test dependency: present in CI
-
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster() -> Iterator[None]:
