@@ -62,7 +62,7 @@ in a rotating order); figures are medians over the repetitions (objectives too: 
 answers depend on timing).  The gap is ``(effectus - CP-SAT) / CP-SAT`` of the medians, the
 ratios are of the medians.
 
-    python -m benchmarks.placement             # 3 repetitions (about 5 min)
+    python -m benchmarks.placement             # 3 repetitions (about 6 min)
     python -m benchmarks.placement --quick     # small instances, short budgets, 1 repetition
     python -m benchmarks.placement --reps 5
 """
@@ -397,7 +397,7 @@ def effectus(inst: Instance, cluster: Cluster, requests: Sequence[Request], time
     try:
         plan = place(requests, cluster, timeout=timeout, seed=seed)
     except fx.EffectusError as err:
-        return Solved(None, None, False, time.perf_counter() - start, error=f"{type(err).__name__}: {str(err).splitlines()[0]}")
+        return Solved(None, None, False, time.perf_counter() - start, error=f"{type(err).__name__}: {str(err).splitlines()[0].rstrip('.')}")
     seconds = time.perf_counter() - start
     index = {node.name: n for n, node in enumerate(inst.nodes)}
     where = [-1] * len(inst.slots)
