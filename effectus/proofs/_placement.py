@@ -162,24 +162,20 @@ class Explanation:
 
     conflicts: tuple[tuple[str, Constraint], ...]
     closest: Mapping[str, tuple[tuple[str, str], ...]]
+    #: each request in the conflicts -> its placement string, as the user wrote it
+    sources: Mapping[str, str] = field(default_factory=lambda: {})
 
     def __str__(self) -> str:
         lines = ["no placement satisfies these constraints together:"]
         for name, c in self.conflicts:
-            lines.append(f"  {name}: {c.text}  (column {c.column} of {_source_of(c)!r})" if _source_of(c) else f"  {name}: {c.text}")
+            source = self.sources.get(name, "")
+            lines.append(f"  {name}: {c.text}  (column {c.column} of {source!r})" if source else f"  {name}: {c.text}")
         for name, near in self.closest.items():
             if near:
                 lines.append(f"closest nodes for {name}:")
                 lines += [f"  {node}: {why}" for node, why in near]
         lines.append("Fix: relax one of the constraints above, or add capacity that meets them.")
         return "\n".join(lines)
-
-
-_SOURCES: dict[int, str] = {}  # id(constraint) -> the placement string it came from
-
-
-def _source_of(c: Constraint) -> str:
-    return _SOURCES.get(id(c), "")
 
 
 class Unplaceable(PlacementError):
@@ -776,8 +772,6 @@ def _tracked(req: Request) -> list[Constraint]:
     qos = req.placement.qos
     if qos is not None and qos not in out:
         out.append(qos)
-    for c in out:
-        _SOURCES[id(c)] = req.placement.source
     return out
 
 
@@ -861,7 +855,8 @@ def explain(inst: Instance) -> Explanation:
              else "meets its constraints alone, not together with the rest")
             for n in ranked[:3]
         )
-    return Explanation(conflicts, closest)
+    sources = {r.name: r.placement.source for r in inst.requests if r.name in closest}
+    return Explanation(conflicts, closest, sources)
 
 
 def contradictions(placement: Placement | str) -> tuple[Constraint, ...]:
