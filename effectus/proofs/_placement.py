@@ -16,9 +16,13 @@ The cost of a plan, in cost units (1000 = one unit of weighted cost), is
   + 0.2 memory        the fraction of the node's memory the replica reserves
   + 0.1 network       the fraction of the node's bandwidth it reserves
 
-Small problems are solved exactly (z3's MaxSAT over one Boolean per replica and node);
-large ones start from a greedy plan and improve it by large-neighbourhood search, each step
-an exact z3 solve of a few dozen replicas with the rest fixed, until the time budget ends.
+Every problem starts from a greedy plan (``near`` groups placed rack by rack), improved by
+simulated annealing over feasible moves (`effectus.proofs._search`).  Small problems are then
+handed to z3 whole (MaxSAT over one Boolean per replica and node, the annealed plan as its
+starting point), which proves the optimum when the budget allows.  A problem no construction
+can place goes to z3 whole, which finds a plan or proves there is none; `explain` then asks z3
+for a minimal set of the user's constraints that conflict.  Everything, building models
+included, counts against the ``timeout``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from effectus.core._errors import PlacementError
+from effectus.proofs._search import Search
 from effectus.types._cluster import Cluster, Node
 from effectus.types._placement import (
     Constraint,
@@ -66,7 +71,8 @@ _GRAIN: Mapping[str, float] = {
     "network": 1024.0, "throughput": 0.01,
 }
 _COUNTS = frozenset({"cpu", "gpu", "npu"})
-_EXACT_LIMIT = 400  # replica-node pairs tried in one z3 call first; larger problems go to LNS
+_EXACT_LIMIT = 400  # problems up to this many replica-node pairs are handed to z3 whole, to prove optimal
+_MODEL_LIMIT = 5000  # the most pairs a whole-problem z3 model is built for (to find a plan or prove none)
 
 
 @dataclass(frozen=True, init=False)
@@ -164,9 +170,14 @@ class Explanation:
     closest: Mapping[str, tuple[tuple[str, str], ...]]
     #: each request in the conflicts -> its placement string, as the user wrote it
     sources: Mapping[str, str] = field(default_factory=lambda: {})
+    #: why, in words, when counting shows it ("t1: replicas(17) needs 17 distinct nodes; 16 qualify")
+    reasons: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         lines = ["no placement satisfies these constraints together:"]
+        lines += [f"  {why}" for why in self.reasons]
+        if not self.conflicts:
+            lines.append("  (z3 proved that no plan exists, but found no smaller set of constraints to blame in time)")
         for name, c in self.conflicts:
             source = self.sources.get(name, "")
             lines.append(f"  {name}: {c.text}  (column {c.column} of {source!r})" if source else f"  {name}: {c.text}")
@@ -473,7 +484,6 @@ def _subproblem(inst: Instance, free: Sequence[int], where: Sequence[int], *, de
     z3 = _z3()
     ctx = z3.Context()
     opt = z3.Optimize(ctx=ctx)
-    opt.set("timeout", max(1, int((deadline - time.perf_counter()) * 1000)))
     free_set = set(free)
     fixed = [s for s in range(len(inst.slots)) if s not in free_set]
     # what the fixed slots leave: capacity, nodes their group-mates / apart peers hold
@@ -561,120 +571,72 @@ def _subproblem(inst: Instance, free: Sequence[int], where: Sequence[int], *, de
         for s, n in stay.items():
             if s in free_set and (s, n) in y:
                 opt.add_soft(y[s, n], heavy)
+    left = deadline - time.perf_counter()  # building the model counts against the deadline
+    if left <= 0:
+        return None, False
+    opt.set("timeout", max(1, int(left * 1000)))
     answer = opt.check()
     if answer == z3.unsat:
         return None, True
-    if answer != z3.sat:
+    try:  # on a timeout, z3 still holds the best model it found (if any)
+        model = opt.model()
+    except z3.Z3Exception:
         return None, False
-    model = opt.model()
-    chosen = {s: next(n for n in options[s] if z3.is_true(model.eval(y[s, n], model_completion=True))) for s in free}
-    return chosen, True
-
-
-def _greedy(inst: Instance) -> list[int] | None:
-    """A quick feasible plan, or None: biggest replicas first, each on its cheapest fitting node."""
-    where = [-1] * len(inst.slots)
-    load = [[0] * len(inst.resources) for _ in inst.nodes]
-    group_of = {s: g for g in inst.groups for s in g}
-    edges_of: dict[int, list[tuple[int, int, tuple[int, int, int]]]] = {}
-    for e in inst.edges:
-        edges_of.setdefault(e[0], []).append(e)
-        edges_of.setdefault(e[1], []).append(e)
-    order = sorted(range(len(inst.slots)), key=lambda s: (len(inst.allowed[s]), -sum(max(inst.demand[s].values(), default=()))))
-    for s in order:
-        best: tuple[int, int] | None = None
-        for n in inst.allowed[s]:
-            if any(where[t] == n for t in group_of[s] if t != s):
-                continue
-            if any((a == s and where[b] == n) or (b == s and where[a] == n) for a, b in inst.apart):
-                continue
-            if any((a == s and where[b] >= 0 and inst.distance(n, where[b]) > 1) or (b == s and where[a] >= 0 and inst.distance(n, where[a]) > 1) for a, b in inst.near):
-                continue
-            if any(load[n][r] + d > inst.capacity[n][r] for r, d in enumerate(inst.demand[s][n])):
-                continue
-            c = inst.cost[s][n]
-            for e in edges_of.get(s, ()):
-                other = e[1] if e[0] == s else e[0]
-                if where[other] >= 0:
-                    c += inst.edge_cost(e, n, where[other])
-            if best is None or c < best[0]:
-                best = (c, n)
-        if best is None:
-            return None
-        where[s] = best[1]
-        for r, d in enumerate(inst.demand[s][best[1]]):
-            load[best[1]][r] += d
-    return where
-
-
-def _improve(inst: Instance, where: list[int], *, deadline: float, seed: int) -> list[int]:
-    """Large-neighbourhood search: re-solve a few dozen slots exactly, keep what is cheaper."""
-    rng = random.Random(seed)
-    n_slots = len(inst.slots)
-    neighbours: dict[int, set[int]] = {s: set() for s in range(n_slots)}
-    for a, b, _ in inst.edges:
-        neighbours[a].add(b)
-        neighbours[b].add(a)
-    size = max(6, min(16, 400 // max(1, len(inst.nodes))))
-    best = inst.objective(where)
-    while time.perf_counter() < deadline - 0.05:
-        seed_slot = rng.randrange(n_slots)
-        chosen = {seed_slot}
-        frontier = [seed_slot]
-        while frontier and len(chosen) < size // 2:  # a connected part...
-            s = frontier.pop()
-            for t in neighbours[s]:
-                if t not in chosen:
-                    chosen.add(t)
-                    frontier.append(t)
-        on_node = [t for t in range(n_slots) if where[t] == where[seed_slot]]
-        rng.shuffle(on_node)
-        chosen.update(on_node[: size // 4])  # ...what shares its node...
-        while len(chosen) < min(size, n_slots):  # ...and some at random
-            chosen.add(rng.randrange(n_slots))
-        free = sorted(chosen)
-        step_deadline = min(deadline, time.perf_counter() + 1.0)
-        found, _ = _subproblem(inst, free, where, deadline=step_deadline, hint=where)
-        if found is None:
-            continue
-        trial = list(where)
-        for s, n in found.items():
-            trial[s] = n
-        cost = inst.objective(trial)
-        if cost < best:
-            where, best = trial, cost
-        if len(free) == n_slots:
-            break  # the whole problem was solved exactly
-    return where
+    chosen: dict[int, int] = {}
+    for s in free:
+        picked = [n for n in options[s] if z3.is_true(model.eval(y[s, n], model_completion=True))]
+        if len(picked) != 1:
+            return None, False  # no complete model yet
+        chosen[s] = picked[0]
+    return chosen, answer == z3.sat
 
 
 def _short(inst: Instance) -> bool:
-    """Whether some resource is short over the whole cluster: fewer units than the slots need
-    even where each needs least (a quick proof of infeasibility, before any search)."""
+    """Whether counting proves the problem infeasible, before any search: some resource is
+    short over the whole cluster (fewer units than the slots need, even where each needs
+    least), or some request has fewer allowed nodes than replicas."""
     for r in range(len(inst.resources)):
         need = sum(min(inst.demand[s][n][r] for n in inst.allowed[s]) for s in range(len(inst.slots)) if inst.allowed[s])
         if need > sum(c[r] for c in inst.capacity):
             return True
-    return any(not a for a in inst.allowed)
+    return any(not a for a in inst.allowed) or any(len(inst.allowed[g[0]]) < len(g) for g in inst.groups if g)
 
 
-def _solve(inst: Instance, *, timeout: float, seed: int) -> tuple[list[int] | None, bool]:
-    deadline = time.perf_counter() + timeout
-    everything = list(range(len(inst.slots)))
-    none = [-1] * len(inst.slots)
+def _solve(inst: Instance, *, deadline: float, seed: int) -> tuple[list[int] | None, bool]:
+    """The best plan found by ``deadline`` and whether it is proved optimal; (None, True) when
+    the problem is proved infeasible, (None, False) when no plan was found in time."""
     if _short(inst):
         return None, True
-    greedy = _greedy(inst)
-    size = sum(len(a) for a in inst.allowed)
-    if size <= _EXACT_LIMIT or greedy is None:
-        budget = deadline if greedy is None else min(deadline, time.perf_counter() + timeout * 0.5)
-        found, proved = _subproblem(inst, everything, none, deadline=budget, hint=greedy)
-        if found is not None:
-            return [found[s] for s in everything], proved
-        if greedy is None:
+    n_slots = len(inst.slots)
+    everything, none = list(range(n_slots)), [-1] * n_slots
+    pairs = sum(len(a) for a in inst.allowed)
+    search = Search(inst)
+    start = search.construct() or search.first_fit()
+    rng = random.Random(seed)
+    tries_until = time.perf_counter() + 0.3 * max(0.0, deadline - time.perf_counter())
+    while start is None and time.perf_counter() < tries_until and pairs > _EXACT_LIMIT:
+        start = search.construct(rng)  # another order: the capacity may fit another way
+    if start is None:
+        if pairs > _MODEL_LIMIT:  # too large to hand to z3 whole: building the model alone would overrun
+            return None, False
+        found, proved = _subproblem(inst, everything, none, deadline=deadline)
+        if found is None:
             return None, proved
-    assert greedy is not None
-    return _improve(inst, greedy, deadline=deadline, seed=seed), False
+        start = [found[s] for s in everything]
+        if proved:
+            return start, True
+    if pairs <= _EXACT_LIMIT:  # small: polish, then let z3 prove (or improve) it
+        now = time.perf_counter()
+        budget = max(0.0, deadline - now)
+        start = search.anneal(start, deadline=now + 0.2 * budget, seed=seed)
+        found, proved = _subproblem(inst, everything, none, deadline=now + 0.7 * budget, hint=start)
+        if found is not None:
+            exact = [found[s] for s in everything]
+            if proved:
+                return exact, True
+            if inst.feasible(exact) and inst.objective(exact) < inst.objective(start):
+                start = exact
+    return search.anneal(start, deadline=deadline, seed=seed), False
 
 
 def _breakdown(inst: Instance, where: Sequence[int]) -> dict[str, int]:
@@ -704,8 +666,9 @@ def _plan(inst: Instance, cluster: Cluster, where: Sequence[int], optimal: bool,
 def place(requests: Iterable[Request], cluster: Cluster | None = None, *, timeout: float = 10.0, seed: int = 0) -> Plan:
     """Place ``requests`` on ``cluster`` (default: this machine) at the least weighted cost.
 
-    Problems up to a few thousand replica-node pairs are solved to proven optimality when
-    ``timeout`` allows; larger ones get the best plan found in ``timeout`` seconds.
+    The answer is the best plan found within ``timeout`` seconds (everything included);
+    ``Plan.optimal`` is true when z3 proved it minimal, which small problems (up to 400
+    replica-node pairs) often get.
 
     >>> from effectus.types import Cluster, Node
     >>> cluster = Cluster([Node("small", cpu=4, memory=8 * 2**30), Node("big", cpu=32, memory=64 * 2**30, cost=2)])
@@ -720,11 +683,11 @@ def place(requests: Iterable[Request], cluster: Cluster | None = None, *, timeou
     started = time.perf_counter()
     cluster = Cluster.local() if cluster is None else cluster
     inst = placement_instance(tuple(requests), cluster)
-    where, optimal = _solve(inst, timeout=timeout, seed=seed)
+    where, optimal = _solve(inst, deadline=started + timeout, seed=seed)
     if where is None:
         if not optimal:
             raise PlacementError(f"no plan found within timeout={timeout} s, and none proved impossible.\nFix: give place() more time.")
-        raise Unplaceable(explain(inst))
+        raise Unplaceable(explain(inst, timeout=timeout))
     return _plan(inst, cluster, where, optimal, started)
 
 
@@ -756,7 +719,7 @@ def replan(previous: Plan, failed: Iterable[str], *, timeout: float = 10.0, seed
         if found is None:
             if not proved:
                 raise PlacementError(f"no new plan found within timeout={timeout} s.\nFix: give replan() more time.")
-            raise Unplaceable(explain(inst))
+            raise Unplaceable(explain(inst, timeout=timeout))
     for s, n in found.items():
         where[s] = n
     moved = tuple(req.name for i, req in enumerate(inst.requests) if any(old.get(s) != where[s] for s in inst.groups[i]))
@@ -775,8 +738,84 @@ def _tracked(req: Request) -> list[Constraint]:
     return out
 
 
-def explain(inst: Instance) -> Explanation:
-    """A minimal set of the user's constraints that cannot hold together, and the nearest misses."""
+def _counted(inst: Instance) -> tuple[list[tuple[str, Constraint]], str] | None:
+    """A conflict that counting proves, minimised by counting, with its reason in words; or None.
+
+    Two kinds: a request whose replicas outnumber the nodes its filters leave (replicas need
+    distinct nodes), and a resource the requests need more of, in all, than the cluster offers
+    after headroom.  Both are pigeonhole arguments, which SAT solvers find very hard to refute.
+    """
+    n_nodes = len(inst.nodes)
+    for i, req in enumerate(inst.requests):
+        k, clause = len(inst.groups[i]), req.placement.replicas_clause
+        qualify = [n for n in range(n_nodes) if (i, n) not in inst.rejected]
+        if clause is None or not qualify or len(qualify) >= k:  # none qualify: the filters alone conflict
+            continue
+        blocks: dict[int, tuple[Constraint, set[int]]] = {}  # id(clause) -> (clause, nodes it rules out)
+        for n in range(n_nodes):
+            for c, _ in inst.rejected.get((i, n), ()):
+                blocks.setdefault(id(c), (c, set()))[1].add(n)
+        kept = list(blocks)
+        for key in list(kept):  # deletion: drop each filter the count does not need
+            trial = [other for other in kept if other != key]
+            if n_nodes - len(set[int]().union(*(blocks[o][1] for o in trial))) < k:
+                kept = trial
+        why = f"{req.name}: {clause.text} needs {k} distinct nodes; {len(qualify)} of the {n_nodes} qualify"
+        return [(req.name, clause)] + [(req.name, blocks[key][0]) for key in kept], why
+    least: list[dict[str, tuple[float, Constraint | None]]] = []  # request -> resource -> its smallest demand
+    for i, req in enumerate(inst.requests):
+        smallest: dict[str, tuple[float, Constraint | None]] = {}
+        fits = [n for n in range(n_nodes) if (i, n) not in inst.rejected]
+        for n in fits:
+            amounts, source = _demands(req, inst.nodes[n])
+            for resource in _GRAIN:
+                amount = amounts.get(resource, 0.0)
+                if resource not in smallest or amount < smallest[resource][0]:
+                    smallest[resource] = (amount, source.get(resource))
+        least.append(smallest)
+    for resource in _GRAIN:
+        offer = sum(n.capacity(resource) * _usable(resource) for n in inst.nodes)
+        asks: list[tuple[float, int, Constraint]] = []  # (amount per replica, request, clause asking)
+        for i in range(len(inst.requests)):
+            amount, asked_by = least[i].get(resource, (0.0, None))
+            if amount > 0 and asked_by is not None:
+                asks.append((amount, i, asked_by))
+        need = sum(a * len(inst.groups[i]) for a, i, _ in asks)
+        if need <= offer + 1e-9:
+            continue
+        asks.sort(key=lambda a: a[0] * len(inst.groups[a[1]]))
+        for ask in list(asks):  # drop the smallest asks while the rest still overflow
+            if need - ask[0] * len(inst.groups[ask[1]]) > offer + 1e-9:
+                asks.remove(ask)
+                need -= ask[0] * len(inst.groups[ask[1]])
+        pairs: list[tuple[str, Constraint]] = []
+        for amount, i, asked_by in asks:
+            req = inst.requests[i]
+            pairs.append((req.name, asked_by))
+            extra = amount * (len(inst.groups[i]) - 1)  # what its replicas beyond the first add
+            if req.placement.replicas_clause is not None and extra > 0:
+                if need - extra > offer + 1e-9:
+                    need -= extra  # short even with one replica: replicas(n) is not to blame
+                else:
+                    pairs.append((req.name, req.placement.replicas_clause))
+        why = (f"{resource}: these requests need {_show(resource, need)} in all; "
+               f"the cluster offers {_show(resource, offer)} after the {HEADROOM:.0%} headroom")
+        return pairs, why
+    return None
+
+
+def explain(inst: Instance, *, timeout: float = 10.0) -> Explanation:
+    """A minimal set of the user's constraints that cannot hold together, and the nearest misses.
+
+    Conflicts that counting proves (too few nodes for a request's replicas, too little of a
+    resource in all) are found first, at once; others by z3's unsat core, minimised by
+    deletion, within ``timeout`` seconds (a core z3 cannot shrink in time is kept whole).
+    """
+    counted = _counted(inst)
+    if counted is not None:
+        pairs, why = counted
+        return _explanation(inst, pairs, (why,))
+    deadline = time.perf_counter() + timeout
     z3 = _z3()
     ctx = z3.Context()
     solver = z3.Solver(ctx=ctx)
@@ -840,12 +879,26 @@ def explain(inst: Instance) -> Explanation:
         for c in _tracked(req):
             literal(req, c)
     names = {str(v): v for v in lit.values()}
-    core = [str(c) for c in solver.check(*names.values()) == z3.unsat and solver.unsat_core() or ()]
+
+    def unsat(assumptions: list[Any]) -> bool | None:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        solver.set("timeout", max(1, int(left * 1000)))
+        answer = solver.check(*assumptions)
+        return True if answer == z3.unsat else False if answer == z3.sat else None
+
+    core = [str(c) for c in solver.unsat_core()] if unsat(list(names.values())) else []
     for name in list(core):  # deletion: keep only clauses the conflict needs
-        trial = [names[c] for c in core if c != name]
-        if solver.check(*trial) == z3.unsat:
+        if unsat([names[c] for c in core if c != name]):
             core = [c for c in core if c != name]
-    conflicts = tuple(sorted((owner[c] for c in core), key=lambda rc: (rc[0], rc[1].column)))
+    return _explanation(inst, [owner[c] for c in core], ())
+
+
+def _explanation(inst: Instance, pairs: Sequence[tuple[str, Constraint]], reasons: tuple[str, ...]) -> Explanation:
+    """The explanation naming ``pairs`` (request, clause), with each request's closest nodes."""
+    nodes = range(len(inst.nodes))
+    conflicts = tuple(sorted(pairs, key=lambda rc: (rc[0], rc[1].column)))
     closest: dict[str, tuple[tuple[str, str], ...]] = {}
     for name in dict.fromkeys(r for r, _ in conflicts):
         i = next(k for k, other in enumerate(inst.requests) if other.name == name)
@@ -856,7 +909,7 @@ def explain(inst: Instance) -> Explanation:
             for n in ranked[:3]
         )
     sources = {r.name: r.placement.source for r in inst.requests if r.name in closest}
-    return Explanation(conflicts, closest, sources)
+    return Explanation(conflicts, closest, sources, reasons)
 
 
 def contradictions(placement: Placement | str) -> tuple[Constraint, ...]:
