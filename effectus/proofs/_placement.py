@@ -485,13 +485,8 @@ def _subproblem(inst: Instance, free: Sequence[int], where: Sequence[int], *, de
     ctx = z3.Context()
     opt = z3.Optimize(ctx=ctx)
     free_set = set(free)
-    fixed = [s for s in range(len(inst.slots)) if s not in free_set]
     # what the fixed slots leave: capacity, nodes their group-mates / apart peers hold
-    residual = [list(c) for c in inst.capacity]
-    for s in fixed:
-        n = where[s]
-        for r, amount in enumerate(inst.demand[s][n]):
-            residual[n][r] -= amount
+    residual = _residual(inst, [-1 if s in free_set else n for s, n in enumerate(where)])
     options: dict[int, list[int]] = {}
     unary: dict[int, dict[int, int]] = {}
     group_of = {s: g for g in inst.groups for s in g}
@@ -713,9 +708,17 @@ def replan(previous: Plan, failed: Iterable[str], *, timeout: float = 10.0, seed
     displaced = [s for s in range(len(inst.slots)) if s not in old]
     deadline = started + timeout
     where = [old.get(s, -1) for s in range(len(inst.slots))]
-    found, proved = _subproblem(inst, displaced, where, deadline=deadline) if displaced else ({}, True)
+    search = Search(inst)
+    around = search.construct(partial=where) if displaced else where
+    found: dict[int, int] | None = None
+    if around is not None:  # the displaced fit around the rest: place them well, the rest stays
+        polish = min(deadline, time.perf_counter() + min(1.0, 0.25 * timeout))
+        around = search.anneal(around, deadline=polish, seed=seed, movable=displaced)
+        found = {s: around[s] for s in displaced}
+    elif len(displaced) * len(inst.nodes) <= _EXACT_LIMIT:
+        found, _ = _subproblem(inst, displaced, where, deadline=deadline)
     if found is None:  # the displaced do not fit around the rest: move the fewest others too
-        found, proved = _subproblem(inst, list(range(len(inst.slots))), where, deadline=deadline, stay=old)
+        found, proved = _widening(inst, displaced, where, old, deadline=deadline)
         if found is None:
             if not proved:
                 raise PlacementError(f"no new plan found within timeout={timeout} s.\nFix: give replan() more time.")
@@ -724,6 +727,36 @@ def replan(previous: Plan, failed: Iterable[str], *, timeout: float = 10.0, seed
         where[s] = n
     moved = tuple(req.name for i, req in enumerate(inst.requests) if any(old.get(s) != where[s] for s in inst.groups[i]))
     return _plan(inst, cluster, where, False, started, moved)  # the others were held fixed: not a global optimum
+
+
+def _widening(inst: Instance, displaced: Sequence[int], where: Sequence[int], old: Mapping[int, int], *, deadline: float) -> tuple[dict[int, int] | None, bool]:
+    """Place ``displaced`` by moving the fewest others: free the replicas on the nodes with the
+    most room (2, 4, 8... of them) until z3 finds a plan, the whole problem last (when its model
+    is small enough to build).  Only the whole problem's ``unsat`` proves there is no plan."""
+    pairs = sum(len(a) for a in inst.allowed)
+    room = [sum(c / max(1, cap) for c, cap in zip(_residual(inst, where)[n], inst.capacity[n]) if cap < 2**62) for n in range(len(inst.nodes))]
+    ranked = sorted(range(len(inst.nodes)), key=lambda n: -room[n])
+    k = 2
+    while True:
+        chosen = set(ranked[:k])
+        free = sorted(set(displaced) | {s for s, n in enumerate(where) if n in chosen})
+        whole = len(chosen) == len(ranked)
+        if whole and pairs > _MODEL_LIMIT:
+            return None, False
+        found, proved = _subproblem(inst, free, where, deadline=deadline, stay=old)
+        if found is not None or whole or (not proved and time.perf_counter() >= deadline):
+            return found, proved and whole
+        k *= 2
+
+
+def _residual(inst: Instance, where: Sequence[int]) -> list[list[int]]:
+    """What each node has left when the placed slots of ``where`` (node >= 0) take their share."""
+    left = [list(c) for c in inst.capacity]
+    for s, n in enumerate(where):
+        if n >= 0:
+            for r, amount in enumerate(inst.demand[s][n]):
+                left[n][r] -= amount
+    return left
 
 
 # --- explaining ---------------------------------------------------------------------------

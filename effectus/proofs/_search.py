@@ -122,12 +122,16 @@ class Search:
             out.setdefault(root(s), []).append(s)
         return list(out.values())
 
-    def construct(self, rng: random.Random | None = None) -> list[int] | None:
+    def construct(self, rng: random.Random | None = None, partial: Sequence[int] | None = None) -> list[int] | None:
         """A feasible plan, or None: the most constrained components first, each slot on its
         cheapest node with room, a ``near`` component all in the rack where it is cheapest.
-        With ``rng``, ties and near-ties in the order are broken at random."""
-        where = [-1] * self.n_slots
+        With ``rng``, ties and near-ties in the order are broken at random.  With ``partial``
+        (slot -> node, -1 for none), only its unplaced slots are placed, around the others."""
+        where = [-1] * self.n_slots if partial is None else list(partial)
         free = [list(c) for c in self.cap]
+        for s, n in enumerate(where):
+            if n >= 0:
+                self._put(s, n, where, free)
 
         def size(s: int) -> int:
             return sum(max((d for d in self.dem[s] if d is not None), key=sum, default=()))
@@ -137,7 +141,9 @@ class Search:
             jitter = rng.random() if rng is not None else 0.0
             return (options * (1 + 0.5 * jitter), -sum(size(s) for s in comp) * (1 + 0.5 * jitter))
 
-        for comp in sorted(self.components(), key=key):
+        for comp in sorted(([s for s in c if where[s] < 0] for c in self.components()), key=lambda c: key(c) if c else ()):
+            if not comp:
+                continue
             if len(comp) == 1:
                 choice = self._cheapest(comp[0], where, free, None)
                 if choice is None:
@@ -215,12 +221,13 @@ class Search:
 
     # --- annealing ------------------------------------------------------------------------
 
-    def anneal(self, start: Sequence[int], *, deadline: float, seed: int) -> list[int]:
+    def anneal(self, start: Sequence[int], *, deadline: float, seed: int, movable: Sequence[int] | None = None) -> list[int]:
         """Simulated annealing from the feasible plan ``start`` until ``deadline``: the best plan seen.
 
         Moves: relocate a replica to a random allowed node or to a node of a slot it talks to;
         swap two replicas (a random pair, or one with a replica on a peer's node).  The
         temperature falls geometrically over each round; every round restarts from the best.
+        Only the ``movable`` slots (default: all) change nodes.
         """
         rng = random.Random(seed)
         rand, exp = rng.random, math.exp
@@ -238,7 +245,12 @@ class Search:
         current = inst.objective(where)
         best, best_where = current, list(where)
         n_slots = self.n_slots
-        if n_slots == 0:
+        pool = list(range(n_slots)) if movable is None else list(movable)
+        mobile = [movable is None] * n_slots
+        for s in pool:
+            mobile[s] = True
+        n_pool = len(pool)
+        if n_pool == 0:
             return where
         dem, cost, nbr, sep, near, rack, allowed = self.dem, self.cost, self.nbr, self.sep, self.near, self.rack, self.allowed
         delta = self.delta
@@ -258,7 +270,7 @@ class Search:
             pos[s] = len(on[m])
             on[m].append(s)
 
-        t0 = self._temperature(where, rng) * self.t_scale
+        t0 = self._temperature(where, rng, pool) * self.t_scale
         started = time.perf_counter()
         total = max(deadline - started, 1e-3)
         rounds = max(1, min(self.max_rounds, int(total / self.round_s)))
@@ -283,7 +295,7 @@ class Search:
                     t_lo = t_hi * self.t_end
                 frac = 1.0 - (round_end - now) / span
                 temp = t_hi * (t_lo / t_hi) ** min(1.0, max(0.0, frac))
-            s = int(rand() * n_slots)
+            s = pool[int(rand() * n_pool)]
             n = where[s]
             r = rand()
             peers = nbr[s]
@@ -292,7 +304,7 @@ class Search:
                 for o in group:
                     if len(group) >= 4:
                         break
-                    group += [q[0] for q in nbr[o] if where[q[0]] == n and q[0] not in group]
+                    group += [q[0] for q in nbr[o] if where[q[0]] == n and mobile[q[0]] and q[0] not in group]
                 if len(group) == 1:
                     continue
                 outside = [q[0] for g in group for q in nbr[g] if where[q[0]] != n]
@@ -346,8 +358,10 @@ class Search:
                     if m == n or not on[m]:
                         continue
                     t = _pick(on[m], rand())
+                    if not mobile[t]:
+                        continue
                 else:
-                    t = int(rand() * n_slots)
+                    t = pool[int(rand() * n_pool)]
                     m = where[t]
                     if m == n:
                         continue
@@ -376,11 +390,11 @@ class Search:
                 best_where = list(where)
         return best_where
 
-    def _temperature(self, where: list[int], rng: random.Random) -> float:
-        """A starting temperature: the median cost rise of random relocations."""
+    def _temperature(self, where: list[int], rng: random.Random, pool: Sequence[int]) -> float:
+        """A starting temperature: the median cost rise of random relocations of ``pool`` slots."""
         rises: list[int] = []
         for _ in range(200):
-            s = rng.randrange(self.n_slots)
+            s = rng.choice(pool)
             m = rng.choice(self.allowed[s])
             if m != where[s]:
                 d = self.delta(where, s, where[s], m)

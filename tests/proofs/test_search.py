@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.placement import greedy, instance
-from effectus.proofs import Request, Unplaceable, explain, place, placement_instance
+from effectus.proofs import Request, Unplaceable, explain, place, placement_instance, replan
 from effectus.proofs._search import Search
 from effectus.types import Cluster, Node
 
@@ -139,3 +139,25 @@ def test_an_explanation_out_of_time_says_so_instead_of_hanging() -> None:
     assert "found no smaller set of constraints to blame in time" in str(ex)
     full = explain(inst)
     assert [(name, c.text) for name, c in full.conflicts] == [("b", "apart(a)")]
+
+
+def test_replan_on_a_large_cluster_moves_only_the_displaced() -> None:
+    """200 x 32, the busiest node fails: only requests that had a replica there move, the new
+    plan is feasible on the remaining nodes, and every other replica stays where it was."""
+    cluster, requests = instance(200, 32)
+    plan = place(requests, cluster, timeout=1.0)
+    load: dict[str, int] = {}
+    for nodes in plan.assignments.values():
+        for name in nodes:
+            load[name] = load.get(name, 0) + 1
+    failed = max(load, key=lambda name: load[name])
+    new = replan(plan, [failed], timeout=5.0)
+    hit = {name for name, nodes in plan.assignments.items() if failed in nodes}
+    assert set(new.moved) == hit
+    for name, nodes in plan.assignments.items():
+        kept = [n for n in nodes if n != failed]
+        assert set(kept) <= set(new.assignments[name])
+        assert failed not in new.assignments[name]
+    inst = placement_instance(requests, cluster.without(failed))
+    where = [inst.nodes.index(n) for r in requests for n in new.nodes(r.name)]
+    assert inst.feasible(where) and new.cost == inst.objective(where)
