@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from effectus.proofs._placement import Instance
@@ -23,20 +23,23 @@ if TYPE_CHECKING:
 __all__ = ["Search"]
 
 
-def _pick(items: Sequence[int], u: float) -> int:
-    """The item a uniform ``u`` in [0, 1) picks."""
-    return items[int(u * len(items))]
-
-
 class Search:
     """Feasible moves over one instance, with the costs needed to rank them."""
 
     t_scale = 1.0
-    max_rounds = 8
+    max_rounds = 3
     round_s = 0.25
-    reheat = 0.5
-    t_end = 1e-3
-    p_group = 0.15
+    reheat = 1.0
+    t_end = 0.05
+    #: move mix, as cumulative thresholds on one uniform draw: relocate to a peer's node, to any
+    #: node; swap with a slot on a peer's node, with any slot; move a group; swap two groups
+    p_pull = 0.25
+    p_reloc = 0.55
+    p_peer_swap = 0.8
+    p_swap = 0.85
+    p_group = 0.9
+    p_group_swap = 0.93
+    p_eject = 0.97
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -80,6 +83,8 @@ class Search:
             self.near[b].append(a)
         self.rack = list(inst.rack_of)
         self.dc = list(inst.dc_of)
+        self.best_cost: int | None = None  # the objective of the last `anneal`'s plan
+        self.iterations = 0  # the moves the last `anneal` tried
 
     # --- costs ----------------------------------------------------------------------------
 
@@ -221,30 +226,46 @@ class Search:
 
     # --- annealing ------------------------------------------------------------------------
 
+    def _packed(self) -> tuple[list[int], list[list[int]], int]:
+        """Capacities and demands packed one resource per bit field, for one-operation checks.
+
+        Field ``r`` of a node's word holds ``free[r] + G`` (``G`` a power of two above the
+        largest capacity plus every slot's largest demand together: more than any check can
+        take from one node at once), so subtracting packed demands never borrows across fields
+        and the node has room exactly when every field keeps its guard bit ``G``: when
+        ``word & guards == guards``.  Returns the capacity words, the demand words per slot and
+        node (0 where not allowed) and the guard mask.
+        """
+        n_res = len(self.cap[0]) if self.cap else 0
+        top = 1 + max((c for cap in self.cap for c in cap), default=0) + sum(
+            max((max(d, default=0) for d in row if d is not None), default=0) for row in self.dem)
+        bits = top.bit_length() + 1
+        guard = 1 << (bits - 1)
+        guards = sum(guard << (bits * r) for r in range(n_res))
+
+        def pack(vec: Sequence[int]) -> int:
+            return sum(v << (bits * r) for r, v in enumerate(vec))
+
+        cap = [pack(c) + guards for c in self.cap]
+        dem = [[0 if d is None else pack(d) for d in row] for row in self.dem]
+        return cap, dem, guards
+
     def anneal(self, start: Sequence[int], *, deadline: float, seed: int, movable: Sequence[int] | None = None) -> list[int]:
         """Simulated annealing from the feasible plan ``start`` until ``deadline``: the best plan seen.
 
-        Moves: relocate a replica to a random allowed node or to a node of a slot it talks to;
-        swap two replicas (a random pair, or one with a replica on a peer's node).  The
-        temperature falls geometrically over each round; every round restarts from the best.
-        Only the ``movable`` slots (default: all) change nodes.
+        Moves: relocate a replica (to a random allowed node, or to a node of a slot it talks
+        to); swap two replicas (a random pair, or one with a replica on a peer's node); move the
+        group of slots that talk to each other on one node to another node; swap two such
+        groups; move a slot to a node and one of that node's slots on to a third; gather a slot
+        and its peers on one peer's node.  The temperature falls geometrically over each round
+        (by ``t_end``); every round restarts from the best, as hot as the first (``reheat``).
+        The best plan is copied lazily: only before a move away from it.  Only the ``movable``
+        slots (default: all) change nodes.
         """
         rng = random.Random(seed)
-        rand, exp = rng.random, math.exp
+        rand = rng.random
+        n_slots, n_nodes = self.n_slots, self.n_nodes
         where = list(start)
-        free = [list(c) for c in self.cap]
-        on: list[list[int]] = [[] for _ in range(self.n_nodes)]
-        pos = [0] * self.n_slots
-        for s, n in enumerate(where):
-            row = free[n]
-            for k, d in enumerate(self.dem[s][n] or ()):
-                row[k] -= d
-            pos[s] = len(on[n])
-            on[n].append(s)
-        inst = self.inst
-        current = inst.objective(where)
-        best, best_where = current, list(where)
-        n_slots = self.n_slots
         pool = list(range(n_slots)) if movable is None else list(movable)
         mobile = [movable is None] * n_slots
         for s in pool:
@@ -252,16 +273,29 @@ class Search:
         n_pool = len(pool)
         if n_pool == 0:
             return where
-        dem, cost, nbr, sep, near, rack, allowed = self.dem, self.cost, self.nbr, self.sep, self.near, self.rack, self.allowed
-        delta = self.delta
+        free, dem, guards = self._packed()
+        on: list[list[int]] = [[] for _ in range(n_nodes)]
+        pos = [0] * n_slots
+        for s, n in enumerate(where):
+            free[n] -= dem[s][n]
+            pos[s] = len(on[n])
+            on[n].append(s)
+        # rel[n][m]: 3 same node, 2 same rack, 1 same datacenter, 0 neither; an edge's gains by it
+        rack, dc = self.rack, self.dc
+        rel = [[3 if n == m else 2 if rack[n] == rack[m] else 1 if dc[n] == dc[m] else 0
+                for m in range(n_nodes)] for n in range(n_nodes)]
+        nb = [[(o, (0, g_dc, g_rack, g_node)) for o, g_dc, g_rack, g_node in row] for row in self.nbr]
+        cost: list[list[Any]] = self.cost  # None only off the allowed nodes, never subtracted
+        allowed, sep, near = self.allowed, self.sep, self.near
+        # an exponential variate per acceptance test, drawn ahead: accept a rise d when d <= temp * e
+        expo = [-math.log(1.0 - rng.random()) for _ in range(4096)]
+        n_expo = len(expo) - 1
+        k_expo = 0
 
-        def move(s: int, n: int, m: int) -> None:
+        def relocate(s: int, n: int, m: int) -> None:
             where[s] = m
-            row_n, row_m = free[n], free[m]
-            for k, d in enumerate(dem[s][n] or ()):
-                row_n[k] += d
-            for k, d in enumerate(dem[s][m] or ()):
-                row_m[k] -= d
+            free[n] += dem[s][n]
+            free[m] -= dem[s][m]
             lst = on[n]  # swap-remove s from its old node's list
             last = lst[-1]
             lst[pos[s]] = last
@@ -269,6 +303,44 @@ class Search:
             lst.pop()
             pos[s] = len(on[m])
             on[m].append(s)
+
+        def delta(s: int, n: int, m: int) -> int:
+            """What moving ``s`` from ``n`` to ``m`` changes, against ``where`` as it stands."""
+            d: int = cost[s][m] - cost[s][n]  # both allowed
+            rn, rm = rel[n], rel[m]
+            for o, gv in nb[s]:
+                p = where[o]
+                d += gv[rn[p]] - gv[rm[p]]
+            return d
+
+        def colocated(s: int, n: int) -> list[int]:
+            """``s`` and the slots on ``n`` joined to it by edges between slots on ``n``."""
+            group = [s]
+            for o in group:
+                for q, _ in nb[o]:
+                    if where[q] == n and mobile[q] and q not in group:
+                        group.append(q)
+            return group
+
+        def fits(moves: Sequence[tuple[int, int, int]]) -> bool:
+            """Whether ``moves`` (slot, from, to), already made in ``where``, keep capacities,
+            ``apart`` and replicas on distinct nodes, and ``near`` in one rack."""
+            change: dict[int, int] = {}
+            for x, a, b in moves:
+                change[a] = change.get(a, 0) + dem[x][a]
+                change[b] = change.get(b, 0) - dem[x][b]
+            if any((free[k] + c) & guards != guards for k, c in change.items()):
+                return False
+            for x, _, b in moves:
+                if any(where[u] == b for u in sep[x]):
+                    return False
+                if any(rack[where[u]] != rack[b] for u in near[x]):
+                    return False
+            return True
+
+        inst = self.inst
+        current = inst.objective(where)
+        best, best_where, saved = current, list(where), True
 
         t0 = self._temperature(where, rng, pool) * self.t_scale
         started = time.perf_counter()
@@ -278,7 +350,11 @@ class Search:
         round_end = started + span
         t_hi, t_lo = t0, t0 * self.t_end
         temp = t_hi
+        p_pull, p_reloc, p_peer_swap, p_group = self.p_pull, self.p_reloc, self.p_peer_swap, self.p_group
+        p_group_swap, p_eject = self.p_group_swap, self.p_eject
+        p_swap = self.p_swap
         it = 0
+        d: int  # a move's change in cost (the cost rows hold None where a node is not allowed)
         while True:
             it += 1
             if not it & 127:
@@ -287,77 +363,56 @@ class Search:
                     break
                 if now >= round_end:  # a new round: from the best, hot again
                     round_end = min(deadline, now + span)
+                    if not saved:
+                        best_where, saved = list(where), True
                     for s in range(n_slots):
                         if where[s] != best_where[s]:
-                            move(s, where[s], best_where[s])
+                            relocate(s, where[s], best_where[s])
                     current = best
                     t_hi *= self.reheat
                     t_lo = t_hi * self.t_end
                 frac = 1.0 - (round_end - now) / span
                 temp = t_hi * (t_lo / t_hi) ** min(1.0, max(0.0, frac))
-            s = pool[int(rand() * n_pool)]
+            u = rand() * n_pool  # one draw: its integer part picks the slot, the rest the move
+            i = int(u)
+            r = u - i
+            s = pool[i]
             n = where[s]
-            r = rand()
-            peers = nbr[s]
-            if peers and r < self.p_group:  # move s with the peers that share its node
-                group = [s]
-                for o in group:
-                    if len(group) >= 4:
-                        break
-                    group += [q[0] for q in nbr[o] if where[q[0]] == n and mobile[q[0]] and q[0] not in group]
-                if len(group) == 1:
+            peers = nb[s]
+            if r < p_reloc:  # relocate s
+                m = where[peers[int(rand() * len(peers))][0]] if peers and r < p_pull else n
+                if m == n:  # no peer elsewhere: a random node
+                    al = allowed[s]
+                    m = al[int(rand() * len(al))]
+                    if m == n:
+                        continue
+                elif cost[s][m] is None:
                     continue
-                outside = [q[0] for g in group for q in nbr[g] if where[q[0]] != n]
-                m = where[outside[int(rand() * len(outside))]] if outside and rand() < 0.7 else _pick(allowed[s], rand())
-                if m == n or any(cost[g][m] is None for g in group):
+                cs = cost[s]
+                d = cs[m] - cs[n]  # both allowed
+                if peers:
+                    rn, rm = rel[n], rel[m]
+                    for o, gv in peers:
+                        p = where[o]
+                        d += gv[rn[p]] - gv[rm[p]]
+                if d > 0:
+                    k_expo = (k_expo + 1) & n_expo
+                    if d > temp * expo[k_expo]:
+                        continue
+                if (free[m] - dem[s][m]) & guards != guards:
                     continue
-                d = 0
-                for g in group:  # one at a time: each delta sees the earlier ones moved
-                    d += delta(where, g, n, m)
-                    where[g] = m
-                for g in group:
-                    where[g] = n
-                if d > 0 and (temp <= 0 or rand() >= exp(-d / temp)):
-                    continue
-                row = list(free[m])
-                for g in group:
-                    for k, x in enumerate(dem[g][m] or ()):
-                        row[k] -= x
-                if any(f < 0 for f in row):
-                    continue
-                if any(where[t] == m for g in group for t in sep[g]):
-                    continue
-                if any(t not in group and rack[where[t]] != rack[m] for g in group for t in near[g]):
-                    continue
-                for g in group:
-                    move(g, n, m)
-                current += d
-            elif r < 0.55:  # relocate
-                if peers and r < 0.25:
-                    m = where[peers[int(rand() * len(peers))][0]]
-                else:
-                    m = _pick(allowed[s], rand())
-                if m == n or cost[s][m] is None:
-                    continue
-                d = delta(where, s, n, m)
-                if d > 0 and (temp <= 0 or rand() >= exp(-d / temp)):
-                    continue
-                dem_m = dem[s][m] or ()
-                row = free[m]
-                if any(f < x for f, x in zip(row, dem_m)):
-                    continue
-                if any(where[t] == m for t in sep[s]):
+                if sep[s] and any(where[t] == m for t in sep[s]):
                     continue
                 if near[s] and any(rack[where[t]] != rack[m] for t in near[s]):
                     continue
-                move(s, n, m)
-                current += d
-            else:  # swap with a slot on another node
-                if peers and r < 0.8:
-                    m = where[peers[int(rand() * len(peers))][0]]
-                    if m == n or not on[m]:
-                        continue
-                    t = _pick(on[m], rand())
+                if d >= 0 and not saved:
+                    best_where, saved = list(where), True
+                relocate(s, n, m)
+            elif r < p_swap or not peers:  # swap s with a slot on another node
+                m = where[peers[int(rand() * len(peers))][0]] if peers and r < p_peer_swap else n
+                if m != n:  # a slot on a peer's node
+                    lst = on[m]
+                    t = lst[int(rand() * len(lst))]
                     if not mobile[t]:
                         continue
                 else:
@@ -365,29 +420,110 @@ class Search:
                     m = where[t]
                     if m == n:
                         continue
-                if cost[s][m] is None or cost[t][n] is None:
+                cs, ct = cost[s], cost[t]
+                if cs[m] is None or ct[n] is None:
                     continue
-                d = delta(where, s, n, m, t) + delta(where, t, m, n, s)
-                if d > 0 and (temp <= 0 or rand() >= exp(-d / temp)):
+                d = cs[m] - cs[n] + ct[n] - ct[m]  # all allowed
+                if peers or nb[t]:
+                    rn, rm = rel[n], rel[m]
+                    where[s] = m  # t's delta sees s moved (an s-t edge is then counted right)
+                    for o, gv in peers:
+                        p = where[o]
+                        d += gv[rn[p]] - gv[rm[p]]
+                    for o, gv in nb[t]:
+                        p = where[o]
+                        d += gv[rm[p]] - gv[rn[p]]
+                    where[s] = n
+                if d > 0:
+                    k_expo = (k_expo + 1) & n_expo
+                    if d > temp * expo[k_expo]:
+                        continue
+                dsn, dtm = dem[s][n], dem[t][m]
+                if (free[n] + dsn - dem[t][n]) & guards != guards:
                     continue
-                ds_n, ds_m, dt_n, dt_m = dem[s][n] or (), dem[s][m] or (), dem[t][n] or (), dem[t][m] or ()
-                fn, fm = free[n], free[m]
-                if any(fn[k] + ds_n[k] < dt_n[k] for k in range(len(fn))):
+                if (free[m] + dtm - dem[s][m]) & guards != guards:
                     continue
-                if any(fm[k] + dt_m[k] < ds_m[k] for k in range(len(fm))):
+                if sep[s] and any(where[u] == m for u in sep[s] if u != t):
                     continue
-                if any(where[u] == m for u in sep[s] if u != t) or any(where[u] == n for u in sep[t] if u != s):
+                if sep[t] and any(where[u] == n for u in sep[t] if u != s):
                     continue
                 if near[s] and any(rack[n if u == t else where[u]] != rack[m] for u in near[s]):
                     continue
                 if near[t] and any(rack[m if u == s else where[u]] != rack[n] for u in near[t]):
                     continue
-                move(s, n, m)
-                move(t, m, n)
-                current += d
+                if d >= 0 and not saved:
+                    best_where, saved = list(where), True
+                relocate(s, n, m)
+                relocate(t, m, n)
+            else:  # a compound move: several slots at once
+                if r < p_group:  # s's co-located group to another node
+                    group = colocated(s, n)
+                    outside = [q for g in group for q, _ in nb[g] if where[q] != n]
+                    if outside and rand() < 0.7:
+                        m = where[outside[int(rand() * len(outside))]]
+                    else:
+                        al = allowed[s]
+                        m = al[int(rand() * len(al))]
+                    if m == n:
+                        continue
+                    moves = [(g, n, m) for g in group]
+                elif r < p_group_swap:  # s's co-located group and another node's group trade places
+                    t = pool[int(rand() * n_pool)]
+                    m = where[t]
+                    if m == n:
+                        continue
+                    moves = [(g, n, m) for g in colocated(s, n)] + [(h, m, n) for h in colocated(t, m)]
+                elif r < p_eject:  # s to m, and one of m's slots on to a third node
+                    al = allowed[s]
+                    m = al[int(rand() * len(al))]
+                    if m == n or not on[m]:
+                        continue
+                    lst = on[m]
+                    t = lst[int(rand() * len(lst))]
+                    if not mobile[t]:
+                        continue
+                    if nb[t] and rand() < 0.5:
+                        k = where[nb[t][int(rand() * len(nb[t]))][0]]
+                    else:
+                        al = allowed[t]
+                        k = al[int(rand() * len(al))]
+                    if k == m:
+                        continue
+                    moves = [(s, n, m), (t, m, k)]
+                else:  # s and the slots it talks to, wherever they are, all to one node
+                    if not peers:
+                        continue
+                    m = where[peers[int(rand() * len(peers))][0]]
+                    moves = [(o, where[o], m) for o in dict.fromkeys([s] + [o for o, _ in peers if mobile[o]]) if where[o] != m]
+                    if not moves:
+                        continue
+                if any(cost[x][b] is None for x, _, b in moves):
+                    continue
+                d = 0
+                for x, a, b in moves:  # one at a time: each delta sees the earlier ones moved
+                    d += delta(x, a, b)
+                    where[x] = b
+                ok = d <= 0
+                if not ok:
+                    k_expo = (k_expo + 1) & n_expo
+                    ok = d <= temp * expo[k_expo]
+                if ok:
+                    ok = fits(moves)
+                for x, a, _ in reversed(moves):
+                    where[x] = a
+                if not ok:
+                    continue
+                if d >= 0 and not saved:
+                    best_where, saved = list(where), True
+                for x, a, b in moves:
+                    relocate(x, a, b)
+            current += d
             if current < best:
-                best = current
-                best_where = list(where)
+                best, saved = current, False
+        if not saved:
+            best_where = list(where)
+        self.best_cost = best
+        self.iterations = it
         return best_where
 
     def _temperature(self, where: list[int], rng: random.Random, pool: Sequence[int]) -> float:
