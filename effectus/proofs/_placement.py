@@ -623,7 +623,7 @@ def _solve(inst: Instance, *, deadline: float, seed: int) -> tuple[list[int] | N
     if pairs <= _EXACT_LIMIT:  # small: polish, then let z3 prove (or improve) it
         now = time.perf_counter()
         budget = max(0.0, deadline - now)
-        start = search.anneal(start, deadline=now + 0.2 * budget, seed=seed)
+        start = search.anneal(start, deadline=now + min(0.1, 0.2 * budget), seed=seed)
         found, proved = _subproblem(inst, everything, none, deadline=now + 0.7 * budget, hint=start)
         if found is not None:
             exact = [found[s] for s in everything]
@@ -661,9 +661,9 @@ def _plan(inst: Instance, cluster: Cluster, where: Sequence[int], optimal: bool,
 def place(requests: Iterable[Request], cluster: Cluster | None = None, *, timeout: float = 10.0, seed: int = 0) -> Plan:
     """Place ``requests`` on ``cluster`` (default: this machine) at the least weighted cost.
 
-    The answer is the best plan found within ``timeout`` seconds (everything included);
-    ``Plan.optimal`` is true when z3 proved it minimal, which small problems (up to 400
-    replica-node pairs) often get.
+    The answer is the best plan found within ``timeout`` seconds (everything included); the
+    search uses the whole budget unless z3 proves the plan minimal first (``Plan.optimal``),
+    which small problems (up to 400 replica-node pairs) often get in milliseconds.
 
     >>> from effectus.types import Cluster, Node
     >>> cluster = Cluster([Node("small", cpu=4, memory=8 * 2**30), Node("big", cpu=32, memory=64 * 2**30, cost=2)])
@@ -678,7 +678,8 @@ def place(requests: Iterable[Request], cluster: Cluster | None = None, *, timeou
     started = time.perf_counter()
     cluster = Cluster.local() if cluster is None else cluster
     inst = placement_instance(tuple(requests), cluster)
-    where, optimal = _solve(inst, deadline=started + timeout, seed=seed)
+    reserve = min(0.02 * timeout, 0.05)  # for building the Plan once the search stops
+    where, optimal = _solve(inst, deadline=started + timeout - reserve, seed=seed)
     if where is None:
         if not optimal:
             raise PlacementError(f"no plan found within timeout={timeout} s, and none proved impossible.\nFix: give place() more time.")
