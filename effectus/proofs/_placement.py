@@ -735,7 +735,8 @@ def _widening(inst: Instance, displaced: Sequence[int], where: Sequence[int], ol
     most room (2, 4, 8... of them) until z3 finds a plan, the whole problem last (when its model
     is small enough to build).  Only the whole problem's ``unsat`` proves there is no plan."""
     pairs = sum(len(a) for a in inst.allowed)
-    room = [sum(c / max(1, cap) for c, cap in zip(_residual(inst, where)[n], inst.capacity[n]) if cap < 2**62) for n in range(len(inst.nodes))]
+    left = _residual(inst, where)
+    room = [sum(c / max(1, cap) for c, cap in zip(left[n], inst.capacity[n]) if cap < 2**62) for n in range(len(inst.nodes))]
     ranked = sorted(range(len(inst.nodes)), key=lambda n: -room[n])
     k = 2
     while True:
