@@ -99,13 +99,9 @@ class Search:
         """What moving slot ``s`` from node ``n`` to ``m`` changes (edges to ``skip`` left out)."""
         cost = self.cost[s]
         d = (cost[m] or 0) - (cost[n] or 0)  # both allowed: neither is None
-        rack, dc = self.rack, self.dc
-        for o, g_dc, g_rack, g_node in self.nbr[s]:
-            if o == skip:
-                continue
-            p = where[o]
-            d += (g_node if n == p else g_rack if rack[n] == rack[p] else g_dc if dc[n] == dc[p] else 0) - (
-                g_node if m == p else g_rack if rack[m] == rack[p] else g_dc if dc[m] == dc[p] else 0)
+        for o, *gains in self.nbr[s]:
+            if o != skip:
+                d += self.gain(n, where[o], *gains) - self.gain(m, where[o], *gains)
         return d
 
     # --- construction ---------------------------------------------------------------------
