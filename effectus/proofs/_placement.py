@@ -691,7 +691,10 @@ def replan(previous: Plan, failed: Iterable[str], *, timeout: float = 10.0, seed
     """``previous`` without the ``failed`` nodes, moving as few replicas as possible.
 
     Replicas on live nodes stay put when the displaced ones fit elsewhere; otherwise z3 moves
-    the fewest it can, then minimises cost.  ``moved`` lists the requests whose nodes changed.
+    the fewest it can, then minimises cost, as long as the replicas it must weigh are few
+    (a few hundred replica-node pairs).  Beyond that, the replicas of the roomiest nodes are
+    re-placed greedily, and on a full, tight cluster that can move most of the plan.
+    ``moved`` lists the requests whose nodes changed.
 
     Raises:
         Unplaceable: the remaining nodes cannot hold the requests.
@@ -719,7 +722,7 @@ def replan(previous: Plan, failed: Iterable[str], *, timeout: float = 10.0, seed
     elif len(displaced) * len(inst.nodes) <= _EXACT_LIMIT:
         found, _ = _subproblem(inst, displaced, where, deadline=deadline)
     if found is None:  # the displaced do not fit around the rest: move the fewest others too
-        found, proved = _widening(inst, displaced, where, old, deadline=deadline)
+        found, proved = _widening(inst, search, displaced, where, old, deadline=deadline)
         if found is None:
             if not proved:
                 raise PlacementError(f"no new plan found within timeout={timeout} s.\nFix: give replan() more time.")
@@ -730,10 +733,12 @@ def replan(previous: Plan, failed: Iterable[str], *, timeout: float = 10.0, seed
     return _plan(inst, cluster, where, False, started, moved)  # the others were held fixed: not a global optimum
 
 
-def _widening(inst: Instance, displaced: Sequence[int], where: Sequence[int], old: Mapping[int, int], *, deadline: float) -> tuple[dict[int, int] | None, bool]:
-    """Place ``displaced`` by moving the fewest others: free the replicas on the nodes with the
-    most room (2, 4, 8... of them) until z3 finds a plan, the whole problem last (when its model
-    is small enough to build).  Only the whole problem's ``unsat`` proves there is no plan."""
+def _widening(inst: Instance, search: Search, displaced: Sequence[int], where: Sequence[int], old: Mapping[int, int], *, deadline: float) -> tuple[dict[int, int] | None, bool]:
+    """Place ``displaced`` by moving few others: free the replicas on the nodes with the most
+    room (2, 4, 8... of them) until they are placed again, the whole problem last (when its
+    model is small enough to build).  z3 places them, moving the fewest, while the freed set
+    is small; a larger one is re-placed by ``search``'s construction.  Only the whole
+    problem's ``unsat`` proves there is no plan."""
     pairs = sum(len(a) for a in inst.allowed)
     left = _residual(inst, where)
     room = [sum(c / max(1, cap) for c, cap in zip(left[n], inst.capacity[n]) if cap < 2**62) for n in range(len(inst.nodes))]
@@ -743,8 +748,19 @@ def _widening(inst: Instance, displaced: Sequence[int], where: Sequence[int], ol
         chosen = set(ranked[:k])
         free = sorted(set(displaced) | {s for s, n in enumerate(where) if n in chosen})
         whole = len(chosen) == len(ranked)
-        if whole and pairs > _MODEL_LIMIT:
-            return None, False
+        if len(free) * len(inst.nodes) > _EXACT_LIMIT and (not whole or pairs > _MODEL_LIMIT):
+            freed = set(free)  # too many for z3 in time: re-place them greedily, in a few orders
+            partial = [-1 if s in freed else n for s, n in enumerate(where)]
+            rng = random.Random(k)
+            for attempt in range(4):
+                placed = search.construct(rng if attempt else None, partial=partial)
+                if placed is not None:
+                    return {s: placed[s] for s in free}, False
+            if whole:
+                placed = search.first_fit()
+                return ({s: placed[s] for s in free} if placed is not None else None), False
+            k *= 2
+            continue
         found, proved = _subproblem(inst, free, where, deadline=deadline, stay=old)
         if found is not None or whole or (not proved and time.perf_counter() >= deadline):
             return found, proved and whole
